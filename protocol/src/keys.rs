@@ -1,0 +1,851 @@
+//! The five kinds of key (DESIGN §1) as distinct types, and their key files.
+//!
+//! | role | algorithm | held by |
+//! |---|---|---|
+//! | device identity | Ed25519 | the device; signs its seal token |
+//! | device sealing | X25519 | the device; opens join envelopes (HPKE) |
+//! | envelope | Ed25519 | the master; signs join envelopes, certified by the root key |
+//! | root | Ed25519 | the operator, offline; certifies envelope keys |
+//! | Sui account | Ed25519 | anyone sending transactions ([`crate::sui::SuiKeypair`]) |
+//!
+//! A key of one role cannot be passed where another is expected (each is its own
+//! type, and each signs only its own domain-separated messages), a key file names its
+//! role and loading it as another role fails, and [`ensure_distinct`] refuses one
+//! secret in two roles. Key files are `0600` in a `0700` directory; a key file that
+//! group or others can read is refused.
+//!
+//! Key file format (one line, so an operator can tell files apart with `head -c 30`):
+//! `k8s-daas-key v1 <role> <64 hex of the 32-byte secret>\n`.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use hpke::kem::{Kem as _, X25519HkdfSha256};
+use hpke::{Deserializable, Serializable};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use thiserror::Error;
+use zeroize::{Zeroize, Zeroizing};
+
+/// What a key is for. Every key has exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyRole {
+    /// The device's Ed25519 identity key (names the node_id, signs the seal token).
+    Identity,
+    /// The device's X25519 sealing key (opens join envelopes).
+    Sealing,
+    /// The master's Ed25519 envelope key (signs join envelopes).
+    Envelope,
+    /// The operator's Ed25519 root key (certifies envelope keys).
+    Root,
+    /// A Sui account's Ed25519 key (signs transactions).
+    SuiAccount,
+}
+
+impl KeyRole {
+    /// The word used in key files and messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            KeyRole::Identity => "identity",
+            KeyRole::Sealing => "sealing",
+            KeyRole::Envelope => "envelope",
+            KeyRole::Root => "root",
+            KeyRole::SuiAccount => "sui-account",
+        }
+    }
+
+    fn from_name(s: &str) -> Option<Self> {
+        [
+            KeyRole::Identity,
+            KeyRole::Sealing,
+            KeyRole::Envelope,
+            KeyRole::Root,
+            KeyRole::SuiAccount,
+        ]
+        .into_iter()
+        .find(|r| r.name() == s)
+    }
+}
+
+impl fmt::Display for KeyRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a key or key file was refused. Messages name the file and the fix, never a secret.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The file or its directory could not be read or written.
+    #[error("key file {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The key file is readable or writable by group or others.
+    #[error(
+        "key file {} has mode {mode:04o}, which lets group or others read it: run `chmod 600 {}` (and consider the key leaked if others could log in)",
+        path.display(),
+        path.display()
+    )]
+    Permissions {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The key directory is open to group or others.
+    #[error(
+        "key directory {} has mode {mode:04o}: run `chmod 700 {}` before writing keys into it",
+        path.display(),
+        path.display()
+    )]
+    DirPermissions {
+        /// The directory.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The file already exists; keys are never overwritten.
+    #[error(
+        "key file {} already exists: refusing to overwrite a key (move it away first if you really mean to replace it)",
+        path.display()
+    )]
+    Exists {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file is not a key file of this project.
+    #[error("key file {} is not a k8s-daas key file ({reason})", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The file holds a key of another role.
+    #[error(
+        "key file {} holds a {found} key, expected a {expected} key: a key is never used in two roles",
+        path.display()
+    )]
+    WrongRole {
+        /// The file.
+        path: PathBuf,
+        /// The role it names.
+        found: String,
+        /// The role asked for.
+        expected: KeyRole,
+    },
+    /// The same secret was given for two roles.
+    #[error(
+        "the same key is configured as the {first} key and the {second} key: every role needs its own key"
+    )]
+    SameKeyTwoRoles {
+        /// One role.
+        first: KeyRole,
+        /// The other.
+        second: KeyRole,
+    },
+    /// Only one of a device's two key files exists.
+    #[error(
+        "device key directory {} has {present} but not {missing}: restore the missing file from backup, or move both away to make a new device identity",
+        dir.display()
+    )]
+    PartialDevice {
+        /// The directory.
+        dir: PathBuf,
+        /// The file that exists.
+        present: &'static str,
+        /// The file that is missing.
+        missing: &'static str,
+    },
+    /// A low-order X25519 public key (its shared secret would be predictable).
+    #[error(
+        "sealing public key is a low-order X25519 point: the device must generate a fresh sealing key"
+    )]
+    LowOrderSealingKey,
+    /// Bytes that are not a valid Ed25519 public key.
+    #[error("{role} public key is not a valid Ed25519 point")]
+    InvalidPublicKey {
+        /// Which key.
+        role: KeyRole,
+    },
+    /// Hex that does not decode to 32 bytes.
+    #[error("{role} public key: {source}")]
+    Hex {
+        /// Which key.
+        role: KeyRole,
+        /// The hex error.
+        source: crate::hex::HexError,
+    },
+}
+
+/// 32 bytes from the OS random source.
+pub(crate) fn random_32() -> Zeroizing<[u8; 32]> {
+    let mut b = Zeroizing::new([0u8; 32]);
+    getrandom::fill(b.as_mut()).expect("the OS random source is available");
+    b
+}
+
+/// ZIP-215 Ed25519 verification, as Sui's `ed25519_verify` and fastcrypto do it.
+pub(crate) fn verify_ed25519(public: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
+    match ed25519_zebra::VerificationKey::try_from(*public) {
+        Ok(vk) => vk
+            .verify(&ed25519_zebra::Signature::from_bytes(sig), msg)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// An Ed25519 secret that zeroizes on drop and never prints.
+#[derive(Clone)]
+pub(crate) struct Ed25519Secret(ed25519_zebra::SigningKey);
+
+impl Ed25519Secret {
+    pub(crate) fn from_seed(seed: [u8; 32]) -> Self {
+        let seed = Zeroizing::new(seed);
+        Ed25519Secret(ed25519_zebra::SigningKey::from(*seed))
+    }
+    pub(crate) fn generate() -> Self {
+        Self::from_seed(*random_32())
+    }
+    pub(crate) fn seed(&self) -> Zeroizing<[u8; 32]> {
+        Zeroizing::new(*self.0.as_bytes())
+    }
+    pub(crate) fn public(&self) -> [u8; 32] {
+        ed25519_zebra::VerificationKeyBytes::from(&self.0).into()
+    }
+    pub(crate) fn sign(&self, msg: &[u8]) -> [u8; 64] {
+        self.0.sign(msg).to_bytes()
+    }
+}
+
+impl Drop for Ed25519Secret {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+macro_rules! public_key_type {
+    ($(#[$doc:meta])* $name:ident, $role:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $name([u8; 32]);
+
+        impl $name {
+            /// The raw 32 bytes.
+            pub const fn as_bytes(&self) -> &[u8; 32] {
+                &self.0
+            }
+            /// `0x`-hex.
+            pub fn to_hex(&self) -> String {
+                crate::hex::encode_0x(&self.0)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.to_hex())
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.to_hex())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = KeyError;
+            fn from_str(s: &str) -> Result<Self, KeyError> {
+                let b = crate::hex::decode_array::<32>(s)
+                    .map_err(|source| KeyError::Hex { role: $role, source })?;
+                Self::from_bytes(b)
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.to_hex())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+macro_rules! ed25519_role {
+    ($(#[$doc:meta])* $key:ident, $(#[$pdoc:meta])* $public:ident, $role:expr) => {
+        public_key_type!($(#[$pdoc])* $public, $role);
+
+        impl $public {
+            /// From 32 bytes; refuses bytes that are not an Ed25519 point.
+            pub fn from_bytes(b: [u8; 32]) -> Result<Self, KeyError> {
+                ed25519_zebra::VerificationKey::try_from(b)
+                    .map(|_| Self(b))
+                    .map_err(|_| KeyError::InvalidPublicKey { role: $role })
+            }
+            /// ZIP-215 verification of `sig` over `msg`.
+            pub(crate) fn verify(&self, msg: &[u8], sig: &[u8; 64]) -> bool {
+                verify_ed25519(&self.0, msg, sig)
+            }
+        }
+
+        $(#[$doc])*
+        #[derive(Clone)]
+        pub struct $key(Ed25519Secret);
+
+        impl $key {
+            /// The role this key plays.
+            pub const ROLE: KeyRole = $role;
+            /// A fresh key from the OS random source.
+            pub fn generate() -> Self {
+                Self(Ed25519Secret::generate())
+            }
+            /// From the 32-byte Ed25519 seed.
+            pub fn from_secret_bytes(seed: [u8; 32]) -> Self {
+                Self(Ed25519Secret::from_seed(seed))
+            }
+            /// The 32-byte seed (zeroized when dropped).
+            pub fn secret_bytes(&self) -> Zeroizing<[u8; 32]> {
+                self.0.seed()
+            }
+            /// The public key.
+            pub fn public(&self) -> $public {
+                $public(self.0.public())
+            }
+            /// Reads a key file written by [`Self::save`]; refuses files open to group/others.
+            pub fn load(path: &Path) -> Result<Self, KeyError> {
+                load_key_file(path, $role).map(|s| Self::from_secret_bytes(*s))
+            }
+            /// Writes a new 0600 key file (the directory is created 0700); never overwrites.
+            pub fn save(&self, path: &Path) -> Result<(), KeyError> {
+                save_key_file(path, $role, &self.secret_bytes())
+            }
+            pub(crate) fn sign(&self, msg: &[u8]) -> [u8; 64] {
+                self.0.sign(msg)
+            }
+        }
+
+        impl fmt::Debug for $key {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!(stringify!($key), "(public {}, secret redacted)"), self.public())
+            }
+        }
+    };
+}
+
+ed25519_role!(
+    /// The device's Ed25519 identity key.
+    IdentityKey,
+    /// The device's identity public key (its fingerprint is in the node_id).
+    IdentityPublicKey,
+    KeyRole::Identity
+);
+ed25519_role!(
+    /// The master's Ed25519 envelope-signing key.
+    EnvelopeKey,
+    /// The envelope public key a certificate vouches for.
+    EnvelopePublicKey,
+    KeyRole::Envelope
+);
+ed25519_role!(
+    /// The operator's Ed25519 root key (kept offline).
+    RootKey,
+    /// The root public key devices pin.
+    RootPublicKey,
+    KeyRole::Root
+);
+
+type HpkePrivateKey = <X25519HkdfSha256 as hpke::Kem>::PrivateKey;
+pub(crate) type HpkePublicKey = <X25519HkdfSha256 as hpke::Kem>::PublicKey;
+
+public_key_type!(
+    /// The device's X25519 sealing public key (never low-order).
+    SealingPublicKey,
+    KeyRole::Sealing
+);
+
+/// The canonical u-coordinates of the X25519 points of small order, and the two
+/// non-canonical encodings of 0 and 1 (libsodium's list). Compared after masking the
+/// top bit, which RFC 7748 ignores.
+const LOW_ORDER_U: [[u8; 32]; 7] = {
+    let mut p_minus_1 = [0xff; 32];
+    p_minus_1[0] = 0xec;
+    p_minus_1[31] = 0x7f;
+    let mut p = p_minus_1;
+    p[0] = 0xed;
+    let mut p_plus_1 = p_minus_1;
+    p_plus_1[0] = 0xee;
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    [
+        [0u8; 32],
+        one,
+        [
+            0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f,
+            0xc4, 0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16,
+            0x5f, 0x49, 0xb8, 0x00,
+        ],
+        [
+            0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83,
+            0xef, 0x5b, 0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd,
+            0xd0, 0x9f, 0x11, 0x57,
+        ],
+        p_minus_1,
+        p,
+        p_plus_1,
+    ]
+};
+
+impl SealingPublicKey {
+    /// From 32 bytes; refuses the low-order points.
+    pub fn from_bytes(b: [u8; 32]) -> Result<Self, KeyError> {
+        let mut masked = b;
+        masked[31] &= 0x7f;
+        if LOW_ORDER_U.contains(&masked) {
+            return Err(KeyError::LowOrderSealingKey);
+        }
+        Ok(Self(b))
+    }
+
+    pub(crate) fn hpke(&self) -> HpkePublicKey {
+        HpkePublicKey::from_bytes(&self.0).expect("any 32 bytes are an X25519 public key")
+    }
+}
+
+/// The device's X25519 sealing key. Zeroized on drop; never printed.
+#[derive(Clone)]
+pub struct SealingKey(Zeroizing<[u8; 32]>);
+
+impl SealingKey {
+    /// The role this key plays.
+    pub const ROLE: KeyRole = KeyRole::Sealing;
+
+    /// A fresh key from the OS random source.
+    pub fn generate() -> Self {
+        SealingKey(random_32())
+    }
+
+    /// From the 32-byte X25519 secret (clamped when used, as RFC 7748 says).
+    pub fn from_secret_bytes(secret: [u8; 32]) -> Self {
+        SealingKey(Zeroizing::new(secret))
+    }
+
+    /// The 32-byte secret.
+    pub fn secret_bytes(&self) -> Zeroizing<[u8; 32]> {
+        self.0.clone()
+    }
+
+    /// The public key.
+    pub fn public(&self) -> SealingPublicKey {
+        let pk = X25519HkdfSha256::sk_to_pk(&self.hpke());
+        let bytes: [u8; 32] = pk.to_bytes().into();
+        // A clamped scalar times the base point lies in the prime-order subgroup.
+        SealingPublicKey(bytes)
+    }
+
+    pub(crate) fn hpke(&self) -> HpkePrivateKey {
+        HpkePrivateKey::from_bytes(self.0.as_ref()).expect("any 32 bytes are an X25519 secret")
+    }
+
+    /// Reads a key file written by [`Self::save`]; refuses files open to group/others.
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        load_key_file(path, KeyRole::Sealing).map(|s| Self::from_secret_bytes(*s))
+    }
+
+    /// Writes a new 0600 key file; never overwrites.
+    pub fn save(&self, path: &Path) -> Result<(), KeyError> {
+        save_key_file(path, KeyRole::Sealing, &self.0)
+    }
+}
+
+impl fmt::Debug for SealingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SealingKey(public {}, secret redacted)", self.public())
+    }
+}
+
+/// Refuses a set of secrets in which one secret plays two roles.
+pub fn ensure_distinct(keys: &[(KeyRole, &[u8; 32])]) -> Result<(), KeyError> {
+    for (i, (ra, a)) in keys.iter().enumerate() {
+        for (rb, b) in &keys[i + 1..] {
+            if a == b {
+                return Err(KeyError::SameKeyTwoRoles {
+                    first: *ra,
+                    second: *rb,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A device's two keys, kept together in one 0700 directory
+/// (`/var/lib/k8s-daas/` on a board).
+#[derive(Clone, Debug)]
+pub struct DeviceKeys {
+    /// Ed25519 identity key.
+    pub identity: IdentityKey,
+    /// X25519 sealing key.
+    pub sealing: SealingKey,
+}
+
+impl DeviceKeys {
+    /// File name of the identity key in the key directory.
+    pub const IDENTITY_FILE: &'static str = "identity.key";
+    /// File name of the sealing key in the key directory.
+    pub const SEALING_FILE: &'static str = "sealing.key";
+
+    /// Two fresh keys.
+    pub fn generate() -> Self {
+        let keys = DeviceKeys {
+            identity: IdentityKey::generate(),
+            sealing: SealingKey::generate(),
+        };
+        keys.check_distinct()
+            .expect("two independent random keys are distinct");
+        keys
+    }
+
+    fn check_distinct(&self) -> Result<(), KeyError> {
+        ensure_distinct(&[
+            (KeyRole::Identity, &self.identity.secret_bytes()),
+            (KeyRole::Sealing, &self.sealing.secret_bytes()),
+        ])
+    }
+
+    /// Loads both keys from `dir`.
+    pub fn load(dir: &Path) -> Result<Self, KeyError> {
+        let keys = DeviceKeys {
+            identity: IdentityKey::load(&dir.join(Self::IDENTITY_FILE))?,
+            sealing: SealingKey::load(&dir.join(Self::SEALING_FILE))?,
+        };
+        keys.check_distinct()?;
+        Ok(keys)
+    }
+
+    /// Writes both keys into `dir` (created 0700); refuses to overwrite either file.
+    pub fn save(&self, dir: &Path) -> Result<(), KeyError> {
+        self.check_distinct()?;
+        let id_path = dir.join(Self::IDENTITY_FILE);
+        let seal_path = dir.join(Self::SEALING_FILE);
+        for p in [&id_path, &seal_path] {
+            if p.exists() {
+                return Err(KeyError::Exists { path: p.clone() });
+            }
+        }
+        self.identity.save(&id_path)?;
+        self.sealing.save(&seal_path)
+    }
+
+    /// Loads the keys in `dir`, or generates and saves them when neither file exists.
+    /// Returns whether they were created. Half a device (one file) is an error.
+    pub fn load_or_generate(dir: &Path) -> Result<(Self, bool), KeyError> {
+        let id = dir.join(Self::IDENTITY_FILE).exists();
+        let seal = dir.join(Self::SEALING_FILE).exists();
+        match (id, seal) {
+            (true, true) => Ok((Self::load(dir)?, false)),
+            (false, false) => {
+                let keys = Self::generate();
+                keys.save(dir)?;
+                Ok((keys, true))
+            }
+            (true, false) => Err(KeyError::PartialDevice {
+                dir: dir.to_path_buf(),
+                present: Self::IDENTITY_FILE,
+                missing: Self::SEALING_FILE,
+            }),
+            (false, true) => Err(KeyError::PartialDevice {
+                dir: dir.to_path_buf(),
+                present: Self::SEALING_FILE,
+                missing: Self::IDENTITY_FILE,
+            }),
+        }
+    }
+}
+
+const KEY_FILE_MAGIC: &str = "k8s-daas-key v1";
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> KeyError + '_ {
+    move |source| KeyError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Reads a secret file after checking that only its owner can read it.
+pub fn read_private_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let meta = fs::metadata(path).map_err(io_err(path))?;
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(KeyError::Permissions {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    fs::read(path).map(Zeroizing::new).map_err(io_err(path))
+}
+
+fn load_key_file(path: &Path, role: KeyRole) -> Result<Zeroizing<[u8; 32]>, KeyError> {
+    let raw = read_private_file(path)?;
+    let format = |reason| KeyError::Format {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = std::str::from_utf8(&raw).map_err(|_| format("not UTF-8 text"))?;
+    let rest = text
+        .strip_prefix(KEY_FILE_MAGIC)
+        .and_then(|r| r.strip_prefix(' '))
+        .ok_or_else(|| format("it does not start with `k8s-daas-key v1`"))?;
+    let (found, hex) = rest
+        .trim_end_matches('\n')
+        .split_once(' ')
+        .ok_or_else(|| format("expected `<role> <hex>` after the header"))?;
+    if found != role.name() {
+        return Err(KeyError::WrongRole {
+            path: path.to_path_buf(),
+            found: KeyRole::from_name(found)
+                .map(|r| r.name().to_string())
+                .unwrap_or_else(|| "unknown".into()),
+            expected: role,
+        });
+    }
+    let mut bytes =
+        crate::hex::decode_array::<32>(hex).map_err(|_| format("the key is not 64 hex digits"))?;
+    let out = Zeroizing::new(bytes);
+    bytes.zeroize();
+    Ok(out)
+}
+
+fn save_key_file(path: &Path, role: KeyRole, secret: &[u8; 32]) -> Result<(), KeyError> {
+    let mut text = Zeroizing::new(format!(
+        "{KEY_FILE_MAGIC} {} {}\n",
+        role.name(),
+        ::hex::encode(secret)
+    ));
+    let r = write_private_file(path, text.as_bytes());
+    text.zeroize();
+    r
+}
+
+/// Writes a new file with mode 0600, atomically and without replacing an existing
+/// one: the bytes go to a temporary file in the same directory, are synced, and are
+/// then hard-linked into place (which fails if the name exists). The directory is
+/// created 0700 if missing; an existing directory open to group/others is refused.
+pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    match fs::metadata(dir) {
+        Ok(meta) => {
+            let mode = meta.mode() & 0o7777;
+            if mode & 0o077 != 0 {
+                return Err(KeyError::DirPermissions {
+                    path: dir.to_path_buf(),
+                    mode,
+                });
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(io_err(dir))?,
+        Err(e) => return Err(io_err(dir)(e)),
+    }
+    if path.exists() {
+        return Err(KeyError::Exists {
+            path: path.to_path_buf(),
+        });
+    }
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("key"),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io_err(&tmp))?;
+        f.write_all(contents).map_err(io_err(&tmp))?;
+        f.sync_all().map_err(io_err(&tmp))?;
+        fs::hard_link(&tmp, path).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                KeyError::Exists {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                io_err(path)(e)
+            }
+        })?;
+        fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err(dir))
+    })();
+    let _ = fs::remove_file(&tmp);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn key_files_are_0600_in_a_0700_dir_and_round_trip() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("k8s-daas");
+        let (keys, created) = DeviceKeys::load_or_generate(&dir).unwrap();
+        assert!(created);
+        assert_eq!(fs::metadata(&dir).unwrap().mode() & 0o777, 0o700);
+        for f in [DeviceKeys::IDENTITY_FILE, DeviceKeys::SEALING_FILE] {
+            assert_eq!(fs::metadata(dir.join(f)).unwrap().mode() & 0o777, 0o600);
+        }
+        let (again, created) = DeviceKeys::load_or_generate(&dir).unwrap();
+        assert!(!created);
+        assert_eq!(again.identity.public(), keys.identity.public());
+        assert_eq!(again.sealing.public(), keys.sealing.public());
+        // no temporary files left behind
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn refuses_a_key_file_readable_by_others_naming_file_and_fix() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("keys");
+        let key = IdentityKey::generate();
+        let path = dir.join("identity.key");
+        key.save(&path).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let msg = IdentityKey::load(&path).unwrap_err().to_string();
+        assert!(msg.contains(&path.display().to_string()), "{msg}");
+        assert!(msg.contains("chmod 600"), "{msg}");
+        assert!(msg.contains("0644"), "{msg}");
+    }
+
+    #[test]
+    fn refuses_to_overwrite_and_to_write_into_an_open_dir() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("keys");
+        let path = dir.join("root.key");
+        RootKey::generate().save(&path).unwrap();
+        let before = fs::read(&path).unwrap();
+        assert!(matches!(
+            RootKey::generate().save(&path),
+            Err(KeyError::Exists { .. })
+        ));
+        assert_eq!(fs::read(&path).unwrap(), before, "existing key was changed");
+
+        let open = tmp.path().join("open");
+        fs::create_dir(&open).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).unwrap();
+        let err = RootKey::generate().save(&open.join("r.key")).unwrap_err();
+        assert!(err.to_string().contains("chmod 700"), "{err}");
+    }
+
+    #[test]
+    fn a_key_file_of_one_role_does_not_load_as_another() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("k").join("envelope.key");
+        EnvelopeKey::generate().save(&path).unwrap();
+        let err = RootKey::load(&path).unwrap_err();
+        assert!(
+            matches!(&err, KeyError::WrongRole { found, expected: KeyRole::Root, .. } if found == "envelope"),
+            "{err}"
+        );
+        assert!(SealingKey::load(&path).is_err());
+        assert!(EnvelopeKey::load(&path).is_ok());
+    }
+
+    #[test]
+    fn half_a_device_is_an_error_not_a_new_identity() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("d");
+        DeviceKeys::generate().save(&dir).unwrap();
+        fs::remove_file(dir.join(DeviceKeys::SEALING_FILE)).unwrap();
+        assert!(matches!(
+            DeviceKeys::load_or_generate(&dir),
+            Err(KeyError::PartialDevice { .. })
+        ));
+    }
+
+    #[test]
+    fn same_secret_in_two_roles_is_refused() {
+        let s = [7u8; 32];
+        let err = ensure_distinct(&[
+            (KeyRole::Envelope, &[1u8; 32]),
+            (KeyRole::Root, &s),
+            (KeyRole::SuiAccount, &s),
+        ])
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            KeyError::SameKeyTwoRoles {
+                first: KeyRole::Root,
+                second: KeyRole::SuiAccount
+            }
+        ));
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("d");
+        let keys = DeviceKeys {
+            identity: IdentityKey::from_secret_bytes(s),
+            sealing: SealingKey::from_secret_bytes(s),
+        };
+        assert!(matches!(
+            keys.save(&dir),
+            Err(KeyError::SameKeyTwoRoles { .. })
+        ));
+    }
+
+    #[test]
+    fn low_order_sealing_keys_are_refused_including_high_bit_variants() {
+        for p in LOW_ORDER_U {
+            assert!(SealingPublicKey::from_bytes(p).is_err());
+            let mut hi = p;
+            hi[31] |= 0x80;
+            assert!(SealingPublicKey::from_bytes(hi).is_err());
+        }
+        let good = SealingKey::generate().public();
+        assert!(SealingPublicKey::from_bytes(*good.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let k = IdentityKey::from_secret_bytes([0xab; 32]);
+        let s = SealingKey::from_secret_bytes([0xcd; 32]);
+        let dbg = format!("{k:?} {s:?}");
+        assert!(!dbg.contains("abababab"), "{dbg}");
+        assert!(!dbg.contains("cdcdcdcd"), "{dbg}");
+        assert!(dbg.contains("redacted"));
+    }
+
+    #[test]
+    fn rfc7748_public_key_derivation() {
+        // RFC 7748 §6.1, Alice's key pair.
+        let sk = crate::hex::decode_array::<32>(
+            "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+        )
+        .unwrap();
+        assert_eq!(
+            SealingKey::from_secret_bytes(sk).public().to_hex(),
+            "0x8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests of `daas-protocol`: official Sui vectors, round trips, and the
+//! negative cases of DESIGN §5 (every bit flip, every wrong binding).
+
+mod common;
+mod envelope;
+mod envkey_cert;
+mod seal_token;
+mod sui_vectors;
