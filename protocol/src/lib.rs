@@ -25,9 +25,12 @@ pub mod hex;
 pub mod ids;
 pub mod keys;
 pub mod node_id;
+pub mod onchain;
 pub mod seal_token;
 pub mod secret;
 pub mod sui;
+#[cfg(feature = "tx")]
+pub mod tx;
 
 mod bcs_util;
 
