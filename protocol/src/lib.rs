@@ -17,6 +17,8 @@
 //! accept (verification follows ZIP-215, as fastcrypto does); decrypt an envelope before
 //! its signature has been verified.
 
+#[cfg(feature = "client")]
+pub mod chain;
 pub mod chain_id;
 pub mod envelope;
 pub mod envkey_cert;

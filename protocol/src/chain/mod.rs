@@ -1,0 +1,485 @@
+//! Talking to Sui (DESIGN §7): one [`Chain`] trait, two transports speaking Sui's HTTP
+//! APIs directly — [`JsonRpcClient`] (JSON-RPC) and [`GraphQlClient`] (GraphQL RPC) —
+//! over reqwest with rustls, no SDK and no CLI.
+//!
+//! Both clients take a list of endpoints, retry with jittered exponential backoff, fail
+//! over on timeouts, 429 and 5xx, check the pinned chain id on every endpoint before
+//! any other call, and never treat a malformed answer as "no data". Objects and events
+//! are decoded from their BCS bytes (identical on both transports). [`Quorum`] asks
+//! several endpoints for the same object and fails unless they agree; every client
+//! refuses an object version lower than one it has already seen.
+
+mod graphql;
+mod jsonrpc;
+mod quorum;
+mod registry;
+mod transport;
+
+use std::future::Future;
+
+use thiserror::Error;
+
+use crate::chain_id::ChainId;
+use crate::ids::{Address, ObjectId};
+use crate::onchain::RegistryEvent;
+use crate::sui::TransactionDigest;
+
+pub use graphql::{DOCUMENTS as GRAPHQL_DOCUMENTS, GraphQlClient};
+pub use jsonrpc::JsonRpcClient;
+pub use quorum::Quorum;
+pub use registry::{RegistryReader, WorkerObject};
+pub use transport::{ClientConfig, RetryPolicy};
+
+#[cfg(feature = "tx")]
+use crate::sui::UserSignature;
+#[cfg(feature = "tx")]
+use crate::tx::{ObjectDigest, ObjectRef, SharedRef};
+
+/// What went wrong talking to Sui. Messages name the endpoint and what to check.
+#[derive(Debug, Clone, Error)]
+#[non_exhaustive]
+pub enum ChainError {
+    /// Every attempt failed with a retryable error (timeouts, refused connections,
+    /// 429, 5xx, JSON-RPC -32050).
+    #[error(
+        "no endpoint answered (last: {endpoint}: {reason}); check the endpoints in the config and the network"
+    )]
+    Unavailable {
+        /// The last endpoint tried.
+        endpoint: String,
+        /// Its failure.
+        reason: String,
+    },
+    /// A non-retryable HTTP status.
+    #[error("{endpoint} answered HTTP {status}: {body}")]
+    Http {
+        /// Endpoint.
+        endpoint: String,
+        /// Status code.
+        status: u16,
+        /// Start of the body.
+        body: String,
+    },
+    /// A JSON-RPC or GraphQL error that is not a rejection of a transaction.
+    #[error("{endpoint} returned error {code}: {message}")]
+    Rpc {
+        /// Endpoint.
+        endpoint: String,
+        /// JSON-RPC code (0 for GraphQL).
+        code: i64,
+        /// Message.
+        message: String,
+    },
+    /// The transaction was rejected before execution (JSON-RPC -32002, GraphQL
+    /// errors on execute): stale object versions, bad signature, insufficient gas.
+    #[error("transaction rejected before execution by {endpoint}: {message}")]
+    Rejected {
+        /// Endpoint.
+        endpoint: String,
+        /// The node's reason.
+        message: String,
+    },
+    /// An answer that does not have the shape the spec gives.
+    #[error("malformed answer from {endpoint}: {what}")]
+    Malformed {
+        /// Endpoint.
+        endpoint: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// The endpoint serves another chain than the pinned one.
+    #[error(
+        "{endpoint} serves chain {got}, but the config pins {expected}: fix `chain_id` or the endpoint"
+    )]
+    ChainMismatch {
+        /// Endpoint.
+        endpoint: String,
+        /// The pinned chain id.
+        expected: ChainId,
+        /// What the endpoint said.
+        got: String,
+    },
+    /// An object version lower than one already seen (a lagging or lying node).
+    #[error(
+        "object {object} at version {got} is older than version {seen} already seen: refusing a stale read"
+    )]
+    Stale {
+        /// Object.
+        object: ObjectId,
+        /// Version offered.
+        got: u64,
+        /// Highest version seen.
+        seen: u64,
+    },
+    /// Quorum endpoints disagree.
+    #[error("endpoints disagree on {object}: {detail}")]
+    Disagreement {
+        /// Object.
+        object: ObjectId,
+        /// Who said what.
+        detail: String,
+    },
+    /// Object contents that do not decode as the expected Move type.
+    #[error("object {object} is not a {expected}: {reason}")]
+    WrongType {
+        /// Object.
+        object: ObjectId,
+        /// Expected Move type.
+        expected: String,
+        /// Why.
+        reason: String,
+    },
+    /// Bad client configuration.
+    #[error("chain client config: {0}")]
+    Config(String),
+}
+
+impl ChainError {
+    /// Whether trying again later can help.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            ChainError::Unavailable { .. }
+                | ChainError::Stale { .. }
+                | ChainError::Disagreement { .. }
+        )
+    }
+}
+
+/// Short result alias.
+pub type Result<T, E = ChainError> = std::result::Result<T, E>;
+
+/// Who owns an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Owner {
+    /// An account.
+    Address(Address),
+    /// Another object (dynamic fields).
+    Object(ObjectId),
+    /// Shared since a version.
+    Shared {
+        /// Initial shared version.
+        initial_shared_version: u64,
+    },
+    /// Frozen.
+    Immutable,
+    /// Consensus-ordered, owned by an address.
+    ConsensusAddress {
+        /// The owner.
+        owner: Address,
+        /// Start version.
+        start_version: u64,
+    },
+}
+
+/// An object as read from a node: its reference, owner, Move type and contents BCS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Object id.
+    pub id: ObjectId,
+    /// Version.
+    pub version: u64,
+    /// Digest (Base58 bytes).
+    pub digest: [u8; 32],
+    /// Owner.
+    pub owner: Owner,
+    /// Full Move type.
+    pub type_: String,
+    /// BCS of the Move struct.
+    pub bcs: Vec<u8>,
+}
+
+impl ObjectInfo {
+    /// Decodes the contents as `T`, refusing trailing bytes.
+    pub fn decode<T: for<'de> serde::Deserialize<'de>>(&self, expected: &str) -> Result<T> {
+        bcs::from_bytes(&self.bcs).map_err(|e| ChainError::WrongType {
+            object: self.id,
+            expected: expected.into(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// `(id, version, digest)`, for owned objects in a transaction.
+    #[cfg(feature = "tx")]
+    pub fn object_ref(&self) -> ObjectRef {
+        ObjectRef {
+            id: self.id,
+            version: self.version,
+            digest: ObjectDigest(self.digest),
+        }
+    }
+
+    /// The shared reference, if the object is shared.
+    #[cfg(feature = "tx")]
+    pub fn shared_ref(&self) -> Option<SharedRef> {
+        match self.owner {
+            Owner::Shared {
+                initial_shared_version,
+            } => Some(SharedRef {
+                id: self.id,
+                initial_shared_version,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A SUI coin owned by an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoinInfo {
+    /// Object id.
+    pub id: ObjectId,
+    /// Version.
+    pub version: u64,
+    /// Digest.
+    pub digest: [u8; 32],
+    /// MIST.
+    pub balance: u64,
+}
+
+#[cfg(feature = "tx")]
+impl CoinInfo {
+    /// For gas payment.
+    pub fn object_ref(&self) -> ObjectRef {
+        ObjectRef {
+            id: self.id,
+            version: self.version,
+            digest: ObjectDigest(self.digest),
+        }
+    }
+}
+
+/// One entry of a `Table<String, ID>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableEntry {
+    /// The key (a node_id).
+    pub key: String,
+    /// The value (a Worker id).
+    pub value: ObjectId,
+}
+
+/// A page of something, with the cursor for the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items.
+    pub data: Vec<T>,
+    /// Cursor for the next page (None at the end).
+    pub next_cursor: Option<String>,
+}
+
+/// Where to continue reading events: an opaque string that survives a restart. It
+/// belongs to the transport that issued it (a JSON-RPC `EventID` as JSON, or a GraphQL
+/// cursor) and must be given back to the same kind of client.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct EventCursor(pub String);
+
+/// An event of the registry package.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainEvent {
+    /// Cursor just after this event.
+    pub cursor: EventCursor,
+    /// Transaction that emitted it.
+    pub tx_digest: TransactionDigest,
+    /// Timestamp (ms), if the node gave one.
+    pub timestamp_ms: Option<u64>,
+    /// Full Move type.
+    pub type_: String,
+    /// BCS of the event struct.
+    pub bcs: Vec<u8>,
+    /// Decoded, when it is an event of this package that this version knows.
+    pub event: Option<RegistryEvent>,
+}
+
+/// A page of events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventPage {
+    /// Events in chain order.
+    pub events: Vec<ChainEvent>,
+    /// Resume here (the last event's cursor, or the one given when the page is empty).
+    pub next_cursor: Option<EventCursor>,
+    /// Whether more events are available now.
+    pub has_next_page: bool,
+}
+
+/// Gas spent by a transaction (MIST).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GasCost {
+    /// Computation.
+    pub computation: u64,
+    /// Storage.
+    pub storage: u64,
+    /// Storage rebate.
+    pub rebate: u64,
+    /// Non-refundable storage fee.
+    pub non_refundable: u64,
+}
+
+impl GasCost {
+    /// Net charge: computation + storage − rebate (never below computation).
+    pub fn net(&self) -> u64 {
+        (self.computation + self.storage)
+            .saturating_sub(self.rebate)
+            .max(self.computation)
+    }
+
+    /// What to budget: computation + storage (rebates arrive after the charge).
+    pub fn gross(&self) -> u64 {
+        self.computation + self.storage
+    }
+}
+
+/// How an executed (or simulated) transaction ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExecStatus {
+    /// Applied.
+    Success,
+    /// A Move abort: nothing but gas was applied.
+    MoveAbort {
+        /// The abort code (DESIGN §4).
+        code: u64,
+        /// The function, when the node names it.
+        function: Option<String>,
+        /// The command index, when the node gives it.
+        command: Option<u64>,
+    },
+    /// Another execution failure (out of gas, coin balance...).
+    Failure(String),
+}
+
+/// The effects of a transaction as far as this project needs them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutcome {
+    /// Its digest.
+    pub digest: TransactionDigest,
+    /// How it ended.
+    pub status: ExecStatus,
+    /// Gas used.
+    pub gas: GasCost,
+}
+
+/// Reads (and, with feature `tx`, writes) against one Sui network. Implemented by
+/// both transports and by [`Quorum`]'s members; tests may implement it too.
+pub trait Chain: Send + Sync {
+    /// The endpoint list, for messages.
+    fn describe(&self) -> String;
+
+    /// Checks every endpoint serves the pinned chain (also done lazily before the
+    /// first call on each endpoint).
+    fn verify_chain(&self) -> impl Future<Output = Result<()>> + Send;
+
+    /// The reference gas price (MIST).
+    fn reference_gas_price(&self) -> impl Future<Output = Result<u64>> + Send;
+
+    /// All SUI coins of `owner`.
+    fn coins(&self, owner: Address) -> impl Future<Output = Result<Vec<CoinInfo>>> + Send;
+
+    /// One object; `None` if it does not exist or was deleted.
+    fn object(&self, id: ObjectId) -> impl Future<Output = Result<Option<ObjectInfo>>> + Send;
+
+    /// The value of a `Table<String, ID>` entry (the table's UID is the parent).
+    fn table_entry(
+        &self,
+        table: ObjectId,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<ObjectId>>> + Send;
+
+    /// A page of `Table<String, ID>` entries.
+    fn table_entries(
+        &self,
+        table: ObjectId,
+        cursor: Option<String>,
+    ) -> impl Future<Output = Result<Page<TableEntry>>> + Send;
+
+    /// Events whose type is defined in `package::worker_registry`, after `cursor`
+    /// (exclusive), in chain order.
+    fn events(
+        &self,
+        package: ObjectId,
+        cursor: Option<&EventCursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<EventPage>> + Send;
+
+    /// Simulates unsigned transaction bytes (for the gas budget).
+    #[cfg(feature = "tx")]
+    fn dry_run(&self, tx_bytes: &[u8]) -> impl Future<Output = Result<ExecOutcome>> + Send;
+
+    /// Executes signed transaction bytes and waits for finality.
+    #[cfg(feature = "tx")]
+    fn execute(
+        &self,
+        tx_bytes: &[u8],
+        signatures: &[UserSignature],
+    ) -> impl Future<Output = Result<ExecOutcome>> + Send;
+
+    /// The outcome of an executed transaction; `None` if the node does not know it.
+    #[cfg(feature = "tx")]
+    fn transaction(
+        &self,
+        digest: &TransactionDigest,
+    ) -> impl Future<Output = Result<Option<ExecOutcome>>> + Send;
+}
+
+/// Parses a u64 given as a JSON string or number (nodes emit strings; some spec
+/// examples numbers).
+pub(crate) fn json_u64(v: &serde_json::Value) -> Option<u64> {
+    match v {
+        serde_json::Value::String(s) => s.parse().ok(),
+        serde_json::Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
+
+/// Milliseconds since the epoch of an RFC 3339 / ISO-8601 UTC timestamp
+/// (`2026-11-24T15:34:32.123Z`, GraphQL's `DateTime`).
+pub(crate) fn iso8601_ms(s: &str) -> Option<u64> {
+    let s = s.strip_suffix('Z').or_else(|| s.strip_suffix("+00:00"))?;
+    let (date, time) = s.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
+    let mut t = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    let ms: i64 = if frac.is_empty() {
+        0
+    } else {
+        let digits: String = frac.chars().take(3).collect();
+        if !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        format!("{digits:0<3}").parse().ok()?
+    };
+    // days from civil (Howard Hinnant)
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(((days * 24 + hh) * 60 + mm) * 60_000 + ss * 1000 + ms).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn iso8601_parses_to_ms() {
+        assert_eq!(super::iso8601_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(super::iso8601_ms("1970-01-01T00:00:01.5Z"), Some(1500));
+        assert_eq!(
+            super::iso8601_ms("2026-11-24T15:34:32.123Z"),
+            Some(1_795_534_472_123)
+        );
+        assert_eq!(
+            super::iso8601_ms("2000-02-29T00:00:00+00:00"),
+            Some(951_782_400_000)
+        );
+        assert_eq!(super::iso8601_ms("2026-13-01T00:00:00Z"), None);
+        assert_eq!(super::iso8601_ms("yesterday"), None);
+    }
+}
