@@ -1,6 +1,8 @@
 //! Integration tests of `daas-protocol`: official Sui vectors, round trips, and the
 //! negative cases of DESIGN §5 (every bit flip, every wrong binding).
 
+#[cfg(all(feature = "client", feature = "tx"))]
+mod client;
 mod common;
 mod envelope;
 mod envkey_cert;

@@ -1,0 +1,364 @@
+//! Transport behaviour of the Sui clients against scripted HTTP servers on
+//! 127.0.0.1:0: failover and backoff, malformed answers, chain pinning, stale reads,
+//! quorum agreement, typed execution outcomes. (The answers' shapes against the real
+//! specs, and the clients against the sandbox chain, are tested in daas-sandbox.)
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use daas_protocol::chain::{
+    Chain, ChainError, ClientConfig, ExecStatus, GraphQlClient, JsonRpcClient, Quorum, RetryPolicy,
+};
+use daas_protocol::{ChainId, ObjectId};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+type Handler = Arc<dyn Fn(&Value) -> (u16, String) + Send + Sync>;
+
+/// An HTTP/1.1 server answering each POSTed JSON body with `handler`; counts requests.
+async fn serve(handler: Handler) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h2 = Arc::clone(&hits);
+    tokio::spawn(async move {
+        loop {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let handler = Arc::clone(&handler);
+            let hits = Arc::clone(&h2);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                loop {
+                    // read one request
+                    let head_end = loop {
+                        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break p + 4;
+                        }
+                        let mut chunk = [0u8; 4096];
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map(|v| v.trim().parse().unwrap())
+                        .unwrap_or(0);
+                    while buf.len() < head_end + len {
+                        let mut chunk = [0u8; 4096];
+                        match sock.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let body: Value =
+                        serde_json::from_slice(&buf[head_end..head_end + len]).unwrap();
+                    buf.drain(..head_end + len);
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    let (status, out) = handler(&body);
+                    let resp = format!(
+                        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{out}",
+                        out.len()
+                    );
+                    if sock.write_all(resp.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), hits)
+}
+
+const CHAIN: ChainId = ChainId([
+    0x35, 0x83, 0x4a, 0x8a, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+    21, 22, 23, 24, 25, 26, 27, 28,
+]);
+
+fn config(endpoints: Vec<String>) -> ClientConfig {
+    ClientConfig {
+        endpoints,
+        chain_id: CHAIN,
+        retry: RetryPolicy {
+            attempts: 4,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(5),
+            request_timeout: Duration::from_secs(5),
+        },
+    }
+}
+
+fn rpc_result(body: &Value, result: Value) -> (u16, String) {
+    (
+        200,
+        json!({"jsonrpc": "2.0", "id": body["id"], "result": result}).to_string(),
+    )
+}
+
+fn rpc_error(body: &Value, code: i64, message: &str) -> (u16, String) {
+    (
+        200,
+        json!({"jsonrpc": "2.0", "id": body["id"], "error": {"code": code, "message": message}})
+            .to_string(),
+    )
+}
+
+/// A JSON-RPC node for CHAIN answering gas price `rgp`.
+fn node(rgp: &'static str) -> Handler {
+    Arc::new(move |b: &Value| match b["method"].as_str().unwrap() {
+        "sui_getChainIdentifier" => rpc_result(b, json!("35834a8a")),
+        "suix_getReferenceGasPrice" => rpc_result(b, json!(rgp)),
+        m => rpc_error(b, -32601, &format!("no {m}")),
+    })
+}
+
+fn object_answer(version: u64) -> Value {
+    let cap = daas_protocol::onchain::Cap {
+        id: ObjectId::from_u64(0xca),
+        registry_id: ObjectId::from_u64(0xee),
+    };
+    json!({"data": {
+        "objectId": ObjectId::from_u64(0xca).to_string(),
+        "version": version.to_string(),
+        "digest": bs58::encode([version as u8; 32]).into_string(),
+        "type": "0x1::worker_registry::MasterCap",
+        "owner": {"AddressOwner": ObjectId::from_u64(0xaa).to_string()},
+        "bcs": {"dataType": "moveObject", "type": "0x1::worker_registry::MasterCap", "hasPublicTransfer": false,
+                "version": version, "bcsBytes": BASE64.encode(bcs::to_bytes(&cap).unwrap())}
+    }})
+}
+
+#[tokio::test]
+async fn fails_over_from_a_5xx_and_429_endpoint_to_a_healthy_one() {
+    let (bad, bad_hits) = serve(Arc::new(|_: &Value| (503, "{}".into()))).await;
+    let (limited, limited_hits) = serve(Arc::new(|_: &Value| (429, "{}".into()))).await;
+    let (good, good_hits) = serve(node("1000")).await;
+    let c = JsonRpcClient::new(config(vec![bad, limited, good])).unwrap();
+    assert_eq!(c.reference_gas_price().await.unwrap(), 1000);
+    assert!(bad_hits.load(Ordering::SeqCst) >= 1);
+    assert!(limited_hits.load(Ordering::SeqCst) >= 1);
+    // the healthy endpoint answered the chain check, then the call
+    assert_eq!(good_hits.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn all_endpoints_down_is_unavailable_after_the_attempt_budget() {
+    let (bad, hits) = serve(Arc::new(|_: &Value| (500, "{}".into()))).await;
+    let c = JsonRpcClient::new(config(vec![bad])).unwrap();
+    let err = c.reference_gas_price().await.unwrap_err();
+    assert!(matches!(err, ChainError::Unavailable { .. }), "{err}");
+    assert!(err.is_retryable());
+    assert_eq!(hits.load(Ordering::SeqCst), 4, "one request per attempt");
+    let closed = JsonRpcClient::new(config(vec!["http://127.0.0.1:1".into()])).unwrap();
+    assert!(matches!(
+        closed.reference_gas_price().await,
+        Err(ChainError::Unavailable { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_malformed_answer_is_an_error_never_empty_data() {
+    let (url, _) = serve(Arc::new(|b: &Value| match b["method"].as_str().unwrap() {
+        "sui_getChainIdentifier" => rpc_result(b, json!("35834a8a")),
+        "suix_queryEvents" => rpc_result(b, json!({"data": "oops", "hasNextPage": false})),
+        "suix_getReferenceGasPrice" => (200, "not json".into()),
+        _ => rpc_result(b, json!({"neither": 1})),
+    }))
+    .await;
+    let c = JsonRpcClient::new(config(vec![url])).unwrap();
+    let err = c.events(ObjectId::from_u64(1), None, 10).await.unwrap_err();
+    assert!(matches!(err, ChainError::Malformed { .. }), "{err}");
+    assert!(err.to_string().contains("data"), "{err}");
+    assert!(matches!(
+        c.reference_gas_price().await,
+        Err(ChainError::Malformed { .. })
+    ));
+    assert!(matches!(
+        c.object(ObjectId::from_u64(2)).await,
+        Err(ChainError::Malformed { .. })
+    ));
+}
+
+#[tokio::test]
+async fn an_endpoint_of_another_chain_is_refused_before_any_call() {
+    let (url, hits) = serve(Arc::new(|b: &Value| match b["method"].as_str().unwrap() {
+        "sui_getChainIdentifier" => rpc_result(b, json!("4c78adac")),
+        _ => rpc_result(b, json!("1000")),
+    }))
+    .await;
+    let c = JsonRpcClient::new(config(vec![url.clone()])).unwrap();
+    let err = c.reference_gas_price().await.unwrap_err();
+    assert!(
+        matches!(&err, ChainError::ChainMismatch { got, .. } if got == "4c78adac"),
+        "{err}"
+    );
+    // only chain checks were sent, never the gas price call
+    assert_eq!(hits.load(Ordering::SeqCst), 4);
+    assert!(c.verify_chain().await.is_err());
+
+    // GraphQL pins the full Base58 digest
+    let (gql, _) = serve(Arc::new(|_: &Value| {
+        (
+            200,
+            json!({"data": {"chainIdentifier": "4btiuiMPvEENsttpZC7CZ53DruC3MAgfznDbASZ7DR6S"}})
+                .to_string(),
+        )
+    }))
+    .await;
+    let g = GraphQlClient::new(config(vec![gql])).unwrap();
+    assert!(matches!(
+        g.verify_chain().await,
+        Err(ChainError::ChainMismatch { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_lower_object_version_than_one_seen_is_refused() {
+    let versions = Arc::new(AtomicUsize::new(0));
+    let v2 = Arc::clone(&versions);
+    let (url, _) = serve(Arc::new(move |b: &Value| {
+        match b["method"].as_str().unwrap() {
+            "sui_getChainIdentifier" => rpc_result(b, json!("35834a8a")),
+            _ => {
+                let v = [5u64, 7, 6][v2.fetch_add(1, Ordering::SeqCst).min(2)];
+                rpc_result(b, object_answer(v))
+            }
+        }
+    }))
+    .await;
+    let c = JsonRpcClient::new(config(vec![url])).unwrap();
+    let id = ObjectId::from_u64(0xca);
+    assert_eq!(c.object(id).await.unwrap().unwrap().version, 5);
+    assert_eq!(c.object(id).await.unwrap().unwrap().version, 7);
+    let err = c.object(id).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ChainError::Stale {
+                got: 6,
+                seen: 7,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn quorum_needs_agreeing_answers() {
+    let mk = |v: u64| -> Handler {
+        Arc::new(move |b: &Value| match b["method"].as_str().unwrap() {
+            "sui_getChainIdentifier" => rpc_result(b, json!("35834a8a")),
+            _ => rpc_result(b, object_answer(v)),
+        })
+    };
+    let (a, _) = serve(mk(3)).await;
+    let (b, _) = serve(mk(3)).await;
+    let (c, _) = serve(mk(4)).await;
+    let id = ObjectId::from_u64(0xca);
+
+    let agree = JsonRpcClient::new(config(vec![a.clone(), b.clone(), c.clone()])).unwrap();
+    let q = Quorum::new(agree.split(), 2).unwrap();
+    assert_eq!(q.object(id).await.unwrap().unwrap().version, 3);
+
+    let split = JsonRpcClient::new(config(vec![a, c])).unwrap();
+    let q = Quorum::new(split.split(), 2).unwrap();
+    let err = q.object(id).await.unwrap_err();
+    assert!(matches!(err, ChainError::Disagreement { .. }), "{err}");
+    assert!(
+        err.to_string().contains("version 3") && err.to_string().contains("version 4"),
+        "{err}"
+    );
+    assert!(Quorum::new(JsonRpcClient::new(config(vec![b])).unwrap().split(), 2).is_err());
+}
+
+#[tokio::test]
+async fn execution_outcomes_are_typed() {
+    let digest = bs58::encode([7u8; 32]).into_string();
+    let d2 = digest.clone();
+    let (url, _) = serve(Arc::new(move |b: &Value| {
+        let sigs = b["params"][1].as_array().map(|a| a.len()).unwrap_or(0);
+        match b["method"].as_str().unwrap() {
+            "sui_getChainIdentifier" => rpc_result(b, json!("35834a8a")),
+            "sui_executeTransactionBlock" if sigs == 0 => rpc_error(b, -32002, "Transaction validator signing failed due to issues with transaction inputs, please review the errors and try again:\n- Invalid user signature"),
+            "sui_executeTransactionBlock" => rpc_result(b, json!({"digest": d2, "effects": {
+                "messageVersion": "v1",
+                "transactionDigest": d2,
+                "status": {"status": "failure", "error": "MoveAbort(MoveLocation { module: ModuleId { address: 00000000000000000000000000000000000000000000000000000000000000aa, name: Identifier(\"worker_registry\") }, function: 3, instruction: 12, function_name: Some(\"request_unstake\") }, 6) in command 0"},
+                "gasUsed": {"computationCost": "1000000", "storageCost": "0", "storageRebate": "0", "nonRefundableStorageFee": "0"}
+            }})),
+            _ => rpc_error(b, -32050, "Transaction timed out before reaching finality"),
+        }
+    }))
+    .await;
+    let c = JsonRpcClient::new(config(vec![url])).unwrap();
+    let kp = daas_protocol::SuiKeypair::from_secret_bytes([1; 32]);
+    let out = c
+        .execute(b"tx", &[kp.sign_transaction(b"tx")])
+        .await
+        .unwrap();
+    assert_eq!(out.digest.to_string(), digest);
+    assert_eq!(
+        out.status,
+        ExecStatus::MoveAbort {
+            code: 6,
+            function: Some("request_unstake".into()),
+            command: Some(0)
+        }
+    );
+    assert_eq!(out.gas.computation, 1_000_000);
+    let err = c.execute(b"tx", &[]).await.unwrap_err();
+    assert!(matches!(err, ChainError::Rejected { .. }), "{err}");
+    let err = c.dry_run(b"tx").await.unwrap_err();
+    assert!(
+        matches!(err, ChainError::Unavailable { .. }),
+        "-32050 is retryable: {err}"
+    );
+}
+
+#[tokio::test]
+async fn graphql_errors_and_missing_data_are_not_results() {
+    let (url, _) = serve(Arc::new(|b: &Value| {
+        let q = b["query"].as_str().unwrap();
+        if q.contains("chainIdentifier") {
+            (
+                200,
+                json!({"data": {"chainIdentifier": CHAIN.to_string()}}).to_string(),
+            )
+        } else if q.contains("referenceGasPrice") {
+            (
+                200,
+                json!({"data": null, "errors": [{"message": "Query.epoch is broken"}]}).to_string(),
+            )
+        } else if q.contains("executeTransaction") {
+            (
+                200,
+                json!({"data": null, "errors": [{"message": "Invalid user signature"}]})
+                    .to_string(),
+            )
+        } else {
+            (200, json!({"nothing": true}).to_string())
+        }
+    }))
+    .await;
+    let g = GraphQlClient::new(config(vec![url])).unwrap();
+    g.verify_chain().await.unwrap();
+    assert!(matches!(
+        g.reference_gas_price().await,
+        Err(ChainError::Rpc { .. })
+    ));
+    assert!(matches!(
+        g.execute(b"tx", &[]).await,
+        Err(ChainError::Rejected { .. })
+    ));
+    assert!(matches!(
+        g.object(ObjectId::from_u64(1)).await,
+        Err(ChainError::Malformed { .. })
+    ));
+}
