@@ -13,6 +13,8 @@ mod graphql;
 mod jsonrpc;
 mod quorum;
 mod registry;
+#[cfg(feature = "tx")]
+mod submit;
 mod transport;
 
 use std::future::Future;
@@ -28,6 +30,8 @@ pub use graphql::{DOCUMENTS as GRAPHQL_DOCUMENTS, GraphQlClient};
 pub use jsonrpc::JsonRpcClient;
 pub use quorum::Quorum;
 pub use registry::{RegistryReader, WorkerObject};
+#[cfg(feature = "tx")]
+pub use submit::{SignedTransaction, Submitter};
 pub use transport::{ClientConfig, RetryPolicy};
 
 #[cfg(feature = "tx")]
