@@ -113,6 +113,16 @@ impl Node {
         sigs: &[String],
     ) -> Result<(TxRecord, Vec<daas_protocol::onchain::RegistryEvent>), Reject> {
         let mut engine = self.engine.lock().expect("poisoned");
+        self.execute_locked(&mut engine, tx, sigs)
+    }
+
+    /// [`Node::execute`] with the engine already locked.
+    pub fn execute_locked(
+        &self,
+        engine: &mut Engine,
+        tx: &[u8],
+        sigs: &[String],
+    ) -> Result<(TxRecord, Vec<daas_protocol::onchain::RegistryEvent>), Reject> {
         let before = engine.store.txs.len();
         let now = self.clock.now();
         let out = engine.execute(tx, sigs, now, false)?;
