@@ -104,6 +104,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             genesis,
             state_dir,
             faults,
+            #[cfg(feature = "conformance")]
+            spec: None,
         },
         daas_sandbox::server::shutdown_signal(),
     )

@@ -317,6 +317,7 @@ impl Engine {
         let mut max_version = gas.payment.iter().map(|p| p.version).max().unwrap_or(0);
         let mut shared = Vec::new();
         let mut mutable_inputs = Vec::new();
+        let mut owned_inputs = Vec::new();
         for (i, input) in pt.inputs.iter().enumerate() {
             match input {
                 CallArg::Pure(_) => {}
@@ -327,7 +328,9 @@ impl Engine {
                             r.id
                         )));
                     }
-                    self.check_owned(r, &sender)?;
+                    if self.check_owned(r, &sender)?.owner != Owner::Immutable {
+                        owned_inputs.push(r.id);
+                    }
                     max_version = max_version.max(r.version);
                 }
                 CallArg::Object(ObjectArg::SharedObject {
@@ -431,6 +434,15 @@ impl Engine {
             }
         };
 
+        // Owned inputs get a new version whether or not the transaction succeeds, as on Sui.
+        let mut overlay = overlay;
+        for id in &owned_inputs {
+            if let Some(o) = self.store.objects.get(id) {
+                overlay
+                    .entry(*id)
+                    .or_insert_with(|| Some((o.owner, o.contents.clone())));
+            }
+        }
         // storage and rebates
         let package = self.package;
         let bytes_of = |c: &Contents| c.value(&package).to_bcs().len() as u64 + 100;
@@ -481,6 +493,11 @@ impl Engine {
             overlay = HashMap::new();
             for p in &gas.payment[1..] {
                 overlay.insert(p.id, None);
+            }
+            for id in &owned_inputs {
+                if let Some(o) = self.store.objects.get(id) {
+                    overlay.insert(*id, Some((o.owner, o.contents.clone())));
+                }
             }
             created = Vec::new();
             events = Vec::new();

@@ -178,7 +178,7 @@ pub fn effects_json(r: &TxRecord, package: &ObjectId) -> Value {
             "module_id": format!("{package}::{}", onchain::MODULE),
             "function": function,
             "line": null,
-            "error_code": code.to_string(),
+            "error_code": code,
         });
     }
     e
@@ -253,7 +253,7 @@ fn transaction_json(r: &TxRecord) -> Value {
     })
 }
 
-fn param<'a>(params: &'a [Value], i: usize) -> Option<&'a Value> {
+fn param(params: &[Value], i: usize) -> Option<&Value> {
     params.get(i).filter(|v| !v.is_null())
 }
 

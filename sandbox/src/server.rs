@@ -79,6 +79,9 @@ pub struct SandboxConfig {
     pub state_dir: Option<PathBuf>,
     /// Faults to inject.
     pub faults: Faults,
+    /// Check every request and answer against Sui's specs (tests).
+    #[cfg(feature = "conformance")]
+    pub spec: Option<Arc<crate::conformance::Spec>>,
 }
 
 /// One line of the transaction log.
@@ -103,6 +106,11 @@ pub struct Node {
     pub faults: Mutex<Faults>,
     log: Option<Mutex<File>>,
     state_dir: Option<PathBuf>,
+    #[cfg(feature = "conformance")]
+    spec: Option<Arc<crate::conformance::Spec>>,
+    /// Spec violations seen so far (with a `spec` configured).
+    #[cfg(feature = "conformance")]
+    pub violations: Mutex<Vec<String>>,
 }
 
 impl Node {
@@ -273,6 +281,10 @@ impl Sandbox {
             faults: Mutex::new(config.faults),
             log,
             state_dir: config.state_dir,
+            #[cfg(feature = "conformance")]
+            spec: config.spec,
+            #[cfg(feature = "conformance")]
+            violations: Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route("/", post(jsonrpc))
@@ -367,6 +379,15 @@ async fn jsonrpc(State(node): State<Arc<Node>>, body: Bytes) -> Response {
             json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}})
         }
     };
+    #[cfg(feature = "conformance")]
+    if let Some(spec) = &node.spec {
+        let mut v = spec.check_jsonrpc_request(&req);
+        v.extend(spec.check_jsonrpc_response(method, &resp));
+        node.violations
+            .lock()
+            .expect("poisoned")
+            .extend(v.iter().map(ToString::to_string));
+    }
     axum::Json(resp).into_response()
 }
 
@@ -387,11 +408,22 @@ async fn graphql(State(node): State<Arc<Node>>, body: Bytes) -> Response {
         }
     };
     let node2 = Arc::clone(&node);
-    let out = tokio::task::spawn_blocking(move || crate::graphql::handle(&node2, &req))
+    let req2 = req.clone();
+    let out = tokio::task::spawn_blocking(move || crate::graphql::handle(&node2, &req2))
         .await
         .unwrap_or_else(
             |e| json!({"data": null, "errors": [{"message": format!("internal error: {e}")}]}),
         );
+    #[cfg(feature = "conformance")]
+    if let Some(spec) = &node.spec {
+        let query = req.get("query").and_then(Value::as_str).unwrap_or("");
+        let mut v = spec.check_graphql_request(query, req.get("variables").unwrap_or(&Value::Null));
+        v.extend(spec.check_graphql_response(query, &out));
+        node.violations
+            .lock()
+            .expect("poisoned")
+            .extend(v.iter().map(ToString::to_string));
+    }
     axum::Json(out).into_response()
 }
 

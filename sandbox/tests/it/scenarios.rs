@@ -1,0 +1,909 @@
+//! The registry's rules S01–S23 (DESIGN §4–§6; the same ids as `move/tests/`), each
+//! run through both transports against the sandbox chain.
+
+use daas_protocol::chain::{Chain, ExecOutcome, WorkerObject};
+use daas_protocol::onchain::{RegistryEvent, WorkerStatus, abort};
+use daas_protocol::tx::{Arg, PtbBuilder, RegistryCalls};
+use daas_protocol::{EnvelopeKey, EnvelopeKeyCert, EnvelopeKeyPin, ObjectId, RootKey, SuiKeypair};
+
+use crate::world::{DAY, Device, HOUR, SUI, World};
+
+fn aborted(out: &ExecOutcome, code: u64) {
+    assert_eq!(
+        out.abort_code(),
+        Some(code),
+        "expected abort {code} ({:?}), got {:?}",
+        abort::name(code),
+        out.status
+    );
+}
+
+fn ok(out: &ExecOutcome) {
+    assert!(out.is_success(), "expected success, got {:?}", out.status);
+}
+
+fn status(w: &WorkerObject) -> WorkerStatus {
+    w.worker.status().unwrap()
+}
+
+impl<C: Chain> World<C> {
+    async fn call(
+        &self,
+        signer: &SuiKeypair,
+        calls: RegistryCalls,
+        f: &str,
+        args: Vec<Arg<'_>>,
+    ) -> ExecOutcome {
+        let mut b = PtbBuilder::new();
+        calls
+            .call(&mut b, f, &args)
+            .expect("arguments fit the entry table");
+        daas_protocol::chain::Submitter::new(self.chain(), signer)
+            .submit(b.finish())
+            .await
+            .expect("transaction reaches the chain")
+    }
+
+    async fn admin(&self, f: &str, mut args: Vec<Arg<'_>>) -> ExecOutcome {
+        args.insert(0, Arg::Cap(self.object_ref(self.info.admin_cap_id).await));
+        self.call(&self.master, self.calls, f, args).await
+    }
+
+    async fn master_call(&self, f: &str, w: &WorkerObject) -> ExecOutcome {
+        let cap = self.object_ref(self.info.master_cap_id).await;
+        self.call(
+            &self.master,
+            self.calls,
+            f,
+            vec![Arg::Cap(cap), Arg::Worker(Self::shared(w))],
+        )
+        .await
+    }
+
+    async fn set_token(&self, w: &WorkerObject, envelope: &[u8]) -> ExecOutcome {
+        let cap = self.object_ref(self.info.master_cap_id).await;
+        self.call(
+            &self.master,
+            self.calls,
+            "set_join_token",
+            vec![
+                Arg::Cap(cap),
+                Arg::Worker(Self::shared(w)),
+                Arg::Bytes(envelope),
+            ],
+        )
+        .await
+    }
+
+    async fn owner_call(&self, i: usize, f: &str, w: &WorkerObject) -> ExecOutcome {
+        self.call(
+            &self.accounts[i],
+            self.calls,
+            f,
+            vec![Arg::Worker(Self::shared(w))],
+        )
+        .await
+    }
+
+    async fn refresh(&self, w: &WorkerObject) -> WorkerObject {
+        self.worker_by_id(w.info.id)
+            .await
+            .expect("worker still exists")
+    }
+
+    /// A registered worker with an envelope at version 1 (TokenIssued).
+    async fn issued(&self, i: usize, label: &str, seed: u64) -> (Device, WorkerObject) {
+        let (d, w) = self.register(i, label, seed).await;
+        ok(&self
+            .set_token(&w, &self.envelope(&w, &d, 1, self.now() + HOUR))
+            .await);
+        let w = self.refresh(&w).await;
+        (d, w)
+    }
+
+    async fn active(&self, i: usize, label: &str, seed: u64) -> (Device, WorkerObject) {
+        let (d, w) = self.issued(i, label, seed).await;
+        ok(&self.master_call("activate_worker", &w).await);
+        let w = self.refresh(&w).await;
+        assert_eq!(status(&w), WorkerStatus::Active);
+        (d, w)
+    }
+
+    async fn skipped(&self, before: usize, action: u8) {
+        let ev = self.events_after(before).await;
+        assert!(
+            matches!(ev.as_slice(), [RegistryEvent::MasterActionSkipped(e)] if e.action == action),
+            "expected one MasterActionSkippedEvent for action {action}, got {ev:?}"
+        );
+    }
+}
+
+pub async fn s01_register_ok<C: Chain>(w: &World<C>) {
+    let before = w.events().await.len();
+    let (d, worker) = w.register(0, "rpi-1", 1).await;
+    assert_eq!(status(&worker), WorkerStatus::Pending);
+    assert_eq!(worker.worker.owner, w.accounts[0].address());
+    assert_eq!(worker.worker.stake.value, SUI);
+    assert_eq!(worker.worker.node_id, d.node_id.as_str());
+    assert_eq!(worker.worker.seal_token, d.token.to_bytes());
+    assert_eq!(worker.worker.token_version, 0);
+    let ev = w.events_after(before).await;
+    assert!(
+        matches!(&ev[..], [RegistryEvent::WorkerRegistered(r), RegistryEvent::StakeDeposited(s)]
+        if r.worker_id == worker.info.id && r.stake_amount == SUI && s.amount == SUI && r.seal_token == d.token.to_bytes()),
+        "{ev:?}"
+    );
+    let (_, reg) = w.reader.registry().await.unwrap();
+    assert_eq!(
+        (reg.total_workers, reg.total_stake, reg.treasury.value),
+        (1, SUI, 0)
+    );
+
+    // with a fee: the fee goes to the treasury, the rest is the stake
+    ok(&w
+        .admin("set_registration_fee", vec![Arg::U64(SUI / 2)])
+        .await);
+    let d2 = w.device(1, "rpi-2", 2);
+    ok(&w
+        .register_raw(1, SUI + SUI / 2, d2.node_id.as_str(), &d2.token.to_bytes())
+        .await);
+    let w2 = w.worker(d2.node_id.as_str()).await.unwrap();
+    assert_eq!(w2.worker.stake.value, SUI);
+    let (_, reg) = w.reader.registry().await.unwrap();
+    assert_eq!(
+        (reg.total_workers, reg.total_stake, reg.treasury.value),
+        (2, 2 * SUI, SUI / 2)
+    );
+    assert_eq!(w.reader.all_workers().await.unwrap().len(), 2);
+}
+
+pub async fn s02_payment_below_min_stake_plus_fee<C: Chain>(w: &World<C>) {
+    let d = w.device(0, "rpi", 1);
+    aborted(
+        &w.register_raw(0, SUI - 1, d.node_id.as_str(), &d.token.to_bytes())
+            .await,
+        abort::E_INSUFFICIENT_STAKE,
+    );
+    ok(&w.admin("set_registration_fee", vec![Arg::U64(1000)]).await);
+    aborted(
+        &w.register_raw(0, SUI, d.node_id.as_str(), &d.token.to_bytes())
+            .await,
+        abort::E_INSUFFICIENT_STAKE,
+    );
+    assert!(w.worker(d.node_id.as_str()).await.is_none());
+}
+
+pub async fn s03_duplicate_node_id<C: Chain>(w: &World<C>) {
+    let (d, _) = w.register(0, "rpi", 1).await;
+    aborted(
+        &w.register_raw(0, SUI, d.node_id.as_str(), &d.token.to_bytes())
+            .await,
+        abort::E_WORKER_ALREADY_EXISTS,
+    );
+}
+
+pub async fn s04_bad_node_id<C: Chain>(w: &World<C>) {
+    let d = w.device(0, "rpi", 1);
+    let fp = d.node_id.fingerprint().to_string();
+    let bad = [
+        format!("RPI-{fp}"),
+        format!("{}-{fp}", "a".repeat(47)),
+        format!("-rpi-{fp}"),
+        format!("rpi--{fp}"),
+        format!("-{fp}"),
+        "rpi".to_string(),
+        format!("rpi-{}", &fp[..15]),
+        format!("rpi-{}", fp.to_uppercase()),
+    ];
+    assert_eq!(bad[1].len(), 64);
+    for node_id in bad {
+        aborted(
+            &w.register_raw(0, SUI, &node_id, &d.token.to_bytes()).await,
+            abort::E_INVALID_NODE_ID,
+        );
+    }
+}
+
+pub async fn s05_fingerprint_of_another_identity_key<C: Chain>(w: &World<C>) {
+    let mine = w.device(0, "rpi", 1);
+    let other = w.device(0, "rpi", 2);
+    aborted(
+        &w.register_raw(0, SUI, other.node_id.as_str(), &mine.token.to_bytes())
+            .await,
+        abort::E_INVALID_NODE_ID,
+    );
+}
+
+pub async fn s06_seal_token_length_or_version<C: Chain>(w: &World<C>) {
+    let d = w.device(0, "rpi", 1);
+    let t = d.token.to_bytes();
+    aborted(
+        &w.register_raw(0, SUI, d.node_id.as_str(), &t[..128]).await,
+        abort::E_INVALID_SEAL_TOKEN,
+    );
+    aborted(
+        &w.register_raw(0, SUI, d.node_id.as_str(), &[t.as_slice(), &[0]].concat())
+            .await,
+        abort::E_INVALID_SEAL_TOKEN,
+    );
+    let mut v2 = t;
+    v2[0] = 2;
+    aborted(
+        &w.register_raw(0, SUI, d.node_id.as_str(), &v2).await,
+        abort::E_INVALID_SEAL_TOKEN,
+    );
+}
+
+pub async fn s07_seal_token_for_another_owner<C: Chain>(w: &World<C>) {
+    let d = w.device(1, "rpi", 1);
+    aborted(
+        &w.register_raw(0, SUI, d.node_id.as_str(), &d.token.to_bytes())
+            .await,
+        abort::E_INVALID_SEAL_TOKEN,
+    );
+}
+
+pub async fn s08_seal_token_for_another_registry_or_node_id<C: Chain>(w: &World<C>) {
+    let owner = w.accounts[0].address();
+    let d = w.device_for(w.info.other_registry.registry_id, owner, "rpi", 1, 1);
+    aborted(
+        &w.register_raw(0, SUI, d.node_id.as_str(), &d.token.to_bytes())
+            .await,
+        abort::E_INVALID_SEAL_TOKEN,
+    );
+    let signed_for = w.device(0, "rpi-a", 1);
+    let used_as = w.device(0, "rpi-b", 1);
+    assert_eq!(
+        signed_for.node_id.fingerprint(),
+        used_as.node_id.fingerprint()
+    );
+    aborted(
+        &w.register_raw(
+            0,
+            SUI,
+            used_as.node_id.as_str(),
+            &signed_for.token.to_bytes(),
+        )
+        .await,
+        abort::E_INVALID_SEAL_TOKEN,
+    );
+}
+
+pub async fn s09_set_join_token_issues_token<C: Chain>(w: &World<C>) {
+    let (d, worker) = w.register(0, "rpi", 1).await;
+    let before = w.events().await.len();
+    let env = w.envelope(&worker, &d, 1, w.now() + HOUR);
+    ok(&w.set_token(&worker, &env).await);
+    let worker = w.refresh(&worker).await;
+    assert_eq!(
+        (status(&worker), worker.worker.token_version),
+        (WorkerStatus::TokenIssued, 1)
+    );
+    assert_eq!(worker.worker.join_envelope, env);
+    let ev = w.events_after(before).await;
+    assert!(ev.iter().any(|e| matches!(e, RegistryEvent::JoinTokenSet(j) if j.token_version == 1 && j.worker_id == worker.info.id)), "{ev:?}");
+    // no event carries the envelope or anything of the secret
+    for e in &ev {
+        let b = e.to_bcs();
+        // the sealed part (encapsulated key, ciphertext, signature) never appears
+        assert!(
+            !b.windows(16)
+                .any(|win| env[17..].windows(16).any(|x| x == win)),
+            "event {} carries envelope bytes",
+            e.name()
+        );
+        assert!(!b.windows(3).any(|x| x == b"K10"));
+    }
+    ok(&w
+        .set_token(&worker, &w.envelope(&worker, &d, 2, w.now() + HOUR))
+        .await);
+    let worker = w.refresh(&worker).await;
+    assert_eq!(
+        (status(&worker), worker.worker.token_version),
+        (WorkerStatus::TokenIssued, 2)
+    );
+    ok(&w.master_call("activate_worker", &worker).await);
+    ok(&w
+        .set_token(&worker, &w.envelope(&worker, &d, 3, w.now() + HOUR))
+        .await);
+    let worker = w.refresh(&worker).await;
+    assert_eq!(
+        (status(&worker), worker.worker.token_version),
+        (WorkerStatus::Active, 3)
+    );
+}
+
+pub async fn s10_master_cap_of_another_registry_or_revoked<C: Chain>(w: &World<C>) {
+    let (d, worker) = w.register(0, "rpi", 1).await;
+    let env = w.envelope(&worker, &d, 1, w.now() + HOUR);
+    let other_cap = w.object_ref(w.info.other_registry.master_cap_id).await;
+    let out = w
+        .call(
+            &w.master,
+            w.calls,
+            "set_join_token",
+            vec![
+                Arg::Cap(other_cap),
+                Arg::Worker(World::<C>::shared(&worker)),
+                Arg::Bytes(&env),
+            ],
+        )
+        .await;
+    aborted(&out, abort::E_WRONG_REGISTRY);
+    // a new cap, then revoked
+    let before = w.events().await.len();
+    ok(&w
+        .admin("issue_master_cap", vec![Arg::Address(w.master.address())])
+        .await);
+    let new_cap = match &w.events_after(before).await[..] {
+        [RegistryEvent::MasterCapChanged(c)] if c.valid => c.cap_id,
+        other => panic!("expected MasterCapChanged, got {other:?}"),
+    };
+    ok(&w.admin("revoke_master_cap", vec![Arg::Id(new_cap)]).await);
+    let cap = w.object_ref(new_cap).await;
+    let out = w
+        .call(
+            &w.master,
+            w.calls,
+            "set_join_token",
+            vec![
+                Arg::Cap(cap),
+                Arg::Worker(World::<C>::shared(&worker)),
+                Arg::Bytes(&env),
+            ],
+        )
+        .await;
+    aborted(&out, abort::E_CAP_REVOKED);
+    assert_eq!(status(&w.refresh(&worker).await), WorkerStatus::Pending);
+}
+
+pub async fn s11_envelope_defects<C: Chain>(w: &World<C>) {
+    let (d, worker) = w.register(0, "rpi", 1).await;
+    let good = w.envelope(&worker, &d, 1, w.now() + HOUR);
+    let mut cases: Vec<(&str, Vec<u8>)> = vec![];
+    let mut long = good.clone();
+    long.resize(2049, 0);
+    cases.push(("longer than 2048", long));
+    cases.push(("shorter than 131", good[..130].to_vec()));
+    let mut v = good.clone();
+    v[0] = 2;
+    cases.push(("version 2", v));
+    let mut len = good.clone();
+    len[49] ^= 1;
+    cases.push(("length field inconsistent", len));
+    let mut short = vec![1u8; 131];
+    short[1..9].copy_from_slice(&1u64.to_le_bytes());
+    short[9..17].copy_from_slice(&(w.now() + HOUR).to_le_bytes());
+    short[49..51].copy_from_slice(&15u16.to_le_bytes());
+    cases.push(("n < 16", short));
+    cases.push((
+        "expired",
+        w.envelope(&worker, &d, 1, w.now().saturating_sub(1)),
+    ));
+    cases.push((
+        "beyond max ttl",
+        w.envelope(&worker, &d, 1, w.now() + 8 * DAY),
+    ));
+    for (what, env) in cases {
+        let out = w.set_token(&worker, &env).await;
+        assert_eq!(
+            out.abort_code(),
+            Some(abort::E_INVALID_ENVELOPE),
+            "{what}: {:?}",
+            out.status
+        );
+    }
+    assert_eq!(w.refresh(&worker).await.worker.token_version, 0);
+}
+
+pub async fn s12_version_race_or_leaving_worker_is_skipped<C: Chain>(w: &World<C>) {
+    let (d, worker) = w.register(0, "rpi", 1).await;
+    let before = w.events().await.len();
+    ok(&w
+        .set_token(&worker, &w.envelope(&worker, &d, 2, w.now() + HOUR))
+        .await);
+    w.skipped(before, 1).await;
+    assert_eq!(w.refresh(&worker).await.worker.token_version, 0);
+
+    // three calls in one transaction, the middle one stale: the other two apply
+    let (d2, w2) = w.register(1, "rpi-b", 2).await;
+    let (d3, w3) = w.register(2, "rpi-c", 3).await;
+    let envs = [
+        w.envelope(&worker, &d, 1, w.now() + HOUR),
+        w.envelope(&w2, &d2, 5, w.now() + HOUR),
+        w.envelope(&w3, &d3, 1, w.now() + HOUR),
+    ];
+    let cap = w.object_ref(w.info.master_cap_id).await;
+    let calls = w.calls;
+    let before = w.events().await.len();
+    let out = w
+        .submit(&w.master, |b| {
+            for (wk, env) in [&worker, &w2, &w3].into_iter().zip(&envs) {
+                calls.set_join_token(b, cap, World::<C>::shared(wk), env);
+            }
+        })
+        .await;
+    ok(&out);
+    assert_eq!(w.refresh(&worker).await.worker.token_version, 1);
+    assert_eq!(w.refresh(&w2).await.worker.token_version, 0);
+    assert_eq!(w.refresh(&w3).await.worker.token_version, 1);
+    let skipped = w
+        .events_after(before)
+        .await
+        .into_iter()
+        .filter(|e| matches!(e, RegistryEvent::MasterActionSkipped(_)))
+        .count();
+    assert_eq!(skipped, 1);
+
+    // a leaving worker is skipped
+    ok(&w.owner_call(1, "request_unstake", &w2).await);
+    let w2 = w.refresh(&w2).await;
+    let before = w.events().await.len();
+    ok(&w
+        .set_token(&w2, &w.envelope(&w2, &d2, 1, w.now() + HOUR))
+        .await);
+    w.skipped(before, 1).await;
+    assert_eq!(status(&w.refresh(&w2).await), WorkerStatus::Leaving);
+}
+
+pub async fn s13_activate_worker<C: Chain>(w: &World<C>) {
+    let (_, pending) = w.register(0, "rpi-p", 9).await;
+    let before = w.events().await.len();
+    ok(&w.master_call("activate_worker", &pending).await);
+    w.skipped(before, 2).await;
+    assert_eq!(status(&w.refresh(&pending).await), WorkerStatus::Pending);
+    let (_, issued) = w.issued(1, "rpi", 1).await;
+    ok(&w.master_call("activate_worker", &issued).await);
+    assert_eq!(status(&w.refresh(&issued).await), WorkerStatus::Active);
+}
+
+pub async fn s14_request_unstake<C: Chain>(w: &World<C>) {
+    let (_, p) = w.register(0, "rpi-p", 1).await;
+    aborted(
+        &w.owner_call(1, "request_unstake", &p).await,
+        abort::E_UNAUTHORIZED,
+    );
+    let (_, t) = w.issued(0, "rpi-t", 2).await;
+    let (_, a) = w.active(0, "rpi-a", 3).await;
+    for worker in [&p, &t, &a] {
+        let now = w.now();
+        ok(&w.owner_call(0, "request_unstake", worker).await);
+        let after = w.refresh(worker).await;
+        assert_eq!(status(&after), WorkerStatus::Leaving);
+        let expected = now + worker.worker.cooldown_ms;
+        assert!(
+            (expected..expected + 60_000).contains(&after.worker.unlock_at_ms),
+            "unlock_at {} vs now+cooldown {expected}",
+            after.worker.unlock_at_ms
+        );
+    }
+    // a later cooldown change does not touch existing workers
+    let (_, late) = w.register(1, "rpi-l", 4).await;
+    ok(&w.admin("set_cooldown_ms", vec![Arg::U64(DAY)]).await);
+    assert_eq!(w.refresh(&late).await.worker.cooldown_ms, 7 * DAY);
+    let now = w.now();
+    ok(&w.owner_call(1, "request_unstake", &late).await);
+    assert!(w.refresh(&late).await.worker.unlock_at_ms >= now + 7 * DAY);
+    aborted(
+        &w.owner_call(1, "request_unstake", &w.refresh(&late).await)
+            .await,
+        abort::E_INVALID_STATUS,
+    );
+}
+
+pub async fn s15_withdraw_stake<C: Chain>(w: &World<C>) {
+    let withdraw = |i: usize, worker: &WorkerObject| {
+        let worker = World::<C>::shared(worker);
+        async move {
+            w.call(
+                &w.accounts[i],
+                w.calls,
+                "withdraw_stake",
+                vec![Arg::Worker(worker)],
+            )
+            .await
+        }
+    };
+    let (_, a) = w.active(0, "rpi-a", 1).await;
+    aborted(&withdraw(1, &a).await, abort::E_UNAUTHORIZED);
+    aborted(&withdraw(0, &a).await, abort::E_INVALID_STATUS);
+
+    // Revoked before unlock → 9; after → paid, deleted, node_id free, event
+    ok(&w.owner_call(0, "request_unstake", &a).await);
+    aborted(
+        &withdraw(0, &w.refresh(&a).await).await,
+        abort::E_COOLDOWN_NOT_OVER,
+    );
+    ok(&w.master_call("confirm_revoked", &w.refresh(&a).await).await);
+    let revoked = w.refresh(&a).await;
+    assert_eq!(status(&revoked), WorkerStatus::Revoked);
+    aborted(&withdraw(0, &revoked).await, abort::E_COOLDOWN_NOT_OVER);
+    w.advance(7 * DAY + 1000);
+    let balance_before: u64 = w
+        .chain()
+        .coins(w.accounts[0].address())
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.balance)
+        .sum();
+    let before = w.events().await.len();
+    ok(&withdraw(0, &revoked).await);
+    assert!(w.worker_by_id(revoked.info.id).await.is_none());
+    assert!(w.worker(&revoked.worker.node_id).await.is_none());
+    let balance_after: u64 = w
+        .chain()
+        .coins(w.accounts[0].address())
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.balance)
+        .sum();
+    assert!(
+        balance_after > balance_before + SUI - SUI / 100,
+        "stake paid back: {balance_before} → {balance_after}"
+    );
+    assert!(w.events_after(before).await.iter().any(|e| matches!(e, RegistryEvent::StakeWithdrawn(s) if s.amount == SUI && s.worker_id == revoked.info.id)));
+
+    // Leaving, never revoked: 9 until unlock + grace, then allowed
+    let (_, l) = w.register(1, "rpi-l", 2).await;
+    ok(&w.owner_call(1, "request_unstake", &l).await);
+    let l = w.refresh(&l).await;
+    w.advance(7 * DAY + 1000);
+    aborted(&withdraw(1, &l).await, abort::E_COOLDOWN_NOT_OVER);
+    w.advance(DAY);
+    ok(&withdraw(1, &l).await);
+    assert!(w.worker_by_id(l.info.id).await.is_none());
+}
+
+pub async fn s16_slash<C: Chain>(w: &World<C>) {
+    let slash = |calls: RegistryCalls,
+                 cap: ObjectId,
+                 worker: &WorkerObject,
+                 amount: u64,
+                 reason: String| {
+        let worker = World::<C>::shared(worker);
+        async move {
+            let cap = w.object_ref(cap).await;
+            w.call(
+                &w.master,
+                calls,
+                "slash",
+                vec![
+                    Arg::Cap(cap),
+                    Arg::Worker(worker),
+                    Arg::U64(amount),
+                    Arg::Str(&reason),
+                ],
+            )
+            .await
+        }
+    };
+    let (_, a) = w.active(0, "rpi", 1).await;
+    aborted(
+        &slash(w.calls, w.info.slash_cap_id, &a, 1, "x".repeat(257)).await,
+        abort::E_INVALID_PARAMETER,
+    );
+    aborted(
+        &slash(
+            w.other,
+            w.info.other_registry.slash_cap_id,
+            &a,
+            1,
+            "other".into(),
+        )
+        .await,
+        abort::E_WRONG_REGISTRY,
+    );
+    let before = w.events().await.len();
+    let now = w.now();
+    ok(&slash(
+        w.calls,
+        w.info.slash_cap_id,
+        &a,
+        5 * SUI,
+        "double signing".into(),
+    )
+    .await);
+    let s = w.refresh(&a).await;
+    assert_eq!(
+        (status(&s), s.worker.stake.value),
+        (WorkerStatus::Slashed, 0)
+    );
+    assert!(s.worker.unlock_at_ms >= now + s.worker.cooldown_ms);
+    let (_, reg) = w.reader.registry().await.unwrap();
+    assert_eq!((reg.treasury.value, reg.total_stake), (SUI, 0));
+    assert!(w.events_after(before).await.iter().any(|e| matches!(e, RegistryEvent::WorkerSlashed(x) if x.amount == SUI && x.reason == "double signing")));
+    ok(&w.master_call("confirm_revoked", &s).await);
+    aborted(
+        &slash(
+            w.calls,
+            w.info.slash_cap_id,
+            &w.refresh(&s).await,
+            1,
+            "again".into(),
+        )
+        .await,
+        abort::E_INVALID_STATUS,
+    );
+}
+
+pub async fn s17_confirm_revoked<C: Chain>(w: &World<C>) {
+    let (_, a) = w.active(0, "rpi-a", 1).await;
+    let before = w.events().await.len();
+    ok(&w.master_call("confirm_revoked", &a).await);
+    w.skipped(before, 3).await;
+    ok(&w.owner_call(0, "request_unstake", &a).await);
+    ok(&w.master_call("confirm_revoked", &w.refresh(&a).await).await);
+    assert_eq!(status(&w.refresh(&a).await), WorkerStatus::Revoked);
+    let (_, b) = w.register(1, "rpi-b", 2).await;
+    let cap = w.object_ref(w.info.slash_cap_id).await;
+    ok(&w
+        .call(
+            &w.master,
+            w.calls,
+            "slash",
+            vec![
+                Arg::Cap(cap),
+                Arg::Worker(World::<C>::shared(&b)),
+                Arg::U64(1),
+                Arg::Str("r"),
+            ],
+        )
+        .await);
+    ok(&w.master_call("confirm_revoked", &w.refresh(&b).await).await);
+    assert_eq!(status(&w.refresh(&b).await), WorkerStatus::Revoked);
+}
+
+pub async fn s18_rotate_seal_token<C: Chain>(w: &World<C>) {
+    let (d, a) = w.active(0, "rpi", 1).await;
+    let owner = w.accounts[0].address();
+    // same identity key, new sealing key
+    let rotated = w.device_for(w.info.registry_id, owner, "rpi", 2, 1);
+    assert_eq!(rotated.node_id, d.node_id);
+    assert_eq!(rotated.identity.public(), d.identity.public());
+    assert_ne!(rotated.sealing.public(), d.sealing.public());
+    let token = rotated.token.to_bytes();
+    aborted(
+        &w.call(
+            &w.accounts[1],
+            w.calls,
+            "rotate_seal_token",
+            vec![Arg::Worker(World::<C>::shared(&a)), Arg::Bytes(&token)],
+        )
+        .await,
+        abort::E_UNAUTHORIZED,
+    );
+    let other_identity = w.device_for(w.info.registry_id, owner, "rpi", 3, 3);
+    let bad = other_identity.token.to_bytes();
+    aborted(
+        &w.call(
+            &w.accounts[0],
+            w.calls,
+            "rotate_seal_token",
+            vec![Arg::Worker(World::<C>::shared(&a)), Arg::Bytes(&bad)],
+        )
+        .await,
+        abort::E_INVALID_SEAL_TOKEN,
+    );
+    ok(&w
+        .call(
+            &w.accounts[0],
+            w.calls,
+            "rotate_seal_token",
+            vec![Arg::Worker(World::<C>::shared(&a)), Arg::Bytes(&token)],
+        )
+        .await);
+    let after = w.refresh(&a).await;
+    assert_eq!(status(&after), WorkerStatus::Pending);
+    assert!(after.worker.join_envelope.is_empty());
+    assert_eq!(after.worker.token_version, 1);
+    assert_eq!(after.worker.seal_token, token);
+}
+
+pub async fn s19_request_join_token<C: Chain>(w: &World<C>) {
+    let (_, p) = w.register(0, "rpi-p", 2).await;
+    aborted(
+        &w.owner_call(0, "request_join_token", &p).await,
+        abort::E_INVALID_STATUS,
+    );
+    let (_, t) = w.issued(0, "rpi", 1).await;
+    aborted(
+        &w.owner_call(1, "request_join_token", &t).await,
+        abort::E_UNAUTHORIZED,
+    );
+    ok(&w.owner_call(0, "request_join_token", &t).await);
+    assert_eq!(status(&w.refresh(&t).await), WorkerStatus::Pending);
+}
+
+pub async fn s20_admin_needs_this_registrys_admin_cap<C: Chain>(w: &World<C>) {
+    let other_admin = w.object_ref(w.info.other_registry.admin_cap_id).await;
+    for f in [
+        "set_min_stake",
+        "set_registration_fee",
+        "set_cooldown_ms",
+        "set_revoke_grace_ms",
+        "set_max_envelope_ttl_ms",
+    ] {
+        let cap = w.object_ref(w.info.other_registry.admin_cap_id).await;
+        aborted(
+            &w.call(&w.master, w.calls, f, vec![Arg::Cap(cap), Arg::U64(1)])
+                .await,
+            abort::E_WRONG_REGISTRY,
+        );
+    }
+    let _ = other_admin;
+    aborted(
+        &w.admin("set_cooldown_ms", vec![Arg::U64(30 * DAY + 1)])
+            .await,
+        abort::E_INVALID_PARAMETER,
+    );
+    ok(&w.admin("set_cooldown_ms", vec![Arg::U64(30 * DAY)]).await);
+    ok(&w.admin("set_min_stake", vec![Arg::U64(2 * SUI)]).await);
+    assert_eq!(w.reader.registry().await.unwrap().1.min_stake, 2 * SUI);
+    // issue_slash_cap: the new cap slashes
+    let stranger = w.accounts[2].clone();
+    let admin = w.object_ref(w.info.admin_cap_id).await;
+    ok(&w
+        .call(
+            &w.master,
+            w.calls,
+            "issue_slash_cap",
+            vec![Arg::Cap(admin), Arg::Address(stranger.address())],
+        )
+        .await);
+    let caps: Vec<_> = w.chain().coins(stranger.address()).await.unwrap();
+    assert!(!caps.is_empty(), "the recipient still has its coins");
+}
+
+pub async fn s21_views<C: Chain>(w: &World<C>) {
+    let (d, p) = w.register(0, "rpi", 1).await;
+    assert!(p.worker.join_envelope.is_empty());
+    assert_eq!(
+        (p.worker.owner, p.worker.token_version, status(&p)),
+        (w.accounts[0].address(), 0, WorkerStatus::Pending)
+    );
+    let env = w.envelope(&p, &d, 1, w.now() + HOUR);
+    ok(&w.set_token(&p, &env).await);
+    let t = w.refresh(&p).await;
+    assert_eq!(
+        (
+            t.worker.join_envelope.as_slice(),
+            t.worker.token_version,
+            status(&t)
+        ),
+        (env.as_slice(), 1, WorkerStatus::TokenIssued)
+    );
+    assert_ne!(t.worker.owner, w.accounts[1].address());
+    // the device reads its worker by node_id and opens the envelope with its own key
+    let found = w.worker(d.node_id.as_str()).await.unwrap();
+    assert_eq!(found.info.id, p.info.id);
+}
+
+pub async fn s22_envelope_key_cert<C: Chain>(w: &World<C>) {
+    let root = RootKey::from_secret_bytes(
+        daas_protocol::hex::decode_array(&w.info.root_key.private).unwrap(),
+    );
+    let new_key = EnvelopeKey::from_secret_bytes([42; 32]);
+    let cert = EnvelopeKeyCert::issue(
+        &root,
+        &w.chain_id,
+        &w.info.registry_id,
+        2,
+        &new_key.public(),
+    )
+    .to_bytes();
+    let before = w.events().await.len();
+    ok(&w
+        .admin("set_envelope_key_cert", vec![Arg::Bytes(&cert)])
+        .await);
+    assert!(
+        matches!(&w.events_after(before).await[..], [RegistryEvent::EnvelopeKeyCertSet(e)] if e.serial == 2)
+    );
+    let (_, reg) = w.reader.registry().await.unwrap();
+    assert_eq!(reg.envelope_key_cert, cert);
+    let mut pin = EnvelopeKeyPin::new(root.public(), w.chain_id, w.info.registry_id);
+    assert_eq!(
+        pin.accept(&reg.envelope_key_cert).unwrap().key,
+        new_key.public()
+    );
+    aborted(
+        &w.admin("set_envelope_key_cert", vec![Arg::Bytes(&cert)])
+            .await,
+        abort::E_INVALID_PARAMETER,
+    );
+    aborted(
+        &w.admin("set_envelope_key_cert", vec![Arg::Bytes(&cert[..104])])
+            .await,
+        abort::E_INVALID_PARAMETER,
+    );
+    let mut v2 = EnvelopeKeyCert::issue(
+        &root,
+        &w.chain_id,
+        &w.info.registry_id,
+        3,
+        &new_key.public(),
+    )
+    .to_bytes();
+    v2[0] = 2;
+    aborted(
+        &w.admin("set_envelope_key_cert", vec![Arg::Bytes(&v2)])
+            .await,
+        abort::E_INVALID_PARAMETER,
+    );
+}
+
+pub async fn s23_reregister_after_withdraw<C: Chain>(w: &World<C>) {
+    let (d, a) = w.issued(0, "rpi", 1).await;
+    ok(&w.owner_call(0, "request_unstake", &a).await);
+    ok(&w.master_call("confirm_revoked", &w.refresh(&a).await).await);
+    w.advance(7 * DAY + 1000);
+    ok(&w
+        .call(
+            &w.accounts[0],
+            w.calls,
+            "withdraw_stake",
+            vec![Arg::Worker(World::<C>::shared(&a))],
+        )
+        .await);
+    ok(&w
+        .register_raw(0, SUI, d.node_id.as_str(), &d.token.to_bytes())
+        .await);
+    let again = w.worker(d.node_id.as_str()).await.unwrap();
+    assert_ne!(again.info.id, a.info.id);
+    assert_eq!(
+        (again.worker.token_version, status(&again)),
+        (0, WorkerStatus::Pending)
+    );
+}
+
+macro_rules! both_transports {
+    ($($name:ident),* $(,)?) => {
+        mod jsonrpc {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let w = crate::world::World::jsonrpc().await;
+                    super::$name(&w).await;
+                    w.assert_conformant();
+                }
+            )*
+        }
+        mod graphql {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let w = crate::world::World::graphql().await;
+                    super::$name(&w).await;
+                    w.assert_conformant();
+                }
+            )*
+        }
+    };
+}
+
+both_transports!(
+    s01_register_ok,
+    s02_payment_below_min_stake_plus_fee,
+    s03_duplicate_node_id,
+    s04_bad_node_id,
+    s05_fingerprint_of_another_identity_key,
+    s06_seal_token_length_or_version,
+    s07_seal_token_for_another_owner,
+    s08_seal_token_for_another_registry_or_node_id,
+    s09_set_join_token_issues_token,
+    s10_master_cap_of_another_registry_or_revoked,
+    s11_envelope_defects,
+    s12_version_race_or_leaving_worker_is_skipped,
+    s13_activate_worker,
+    s14_request_unstake,
+    s15_withdraw_stake,
+    s16_slash,
+    s17_confirm_revoked,
+    s18_rotate_seal_token,
+    s19_request_join_token,
+    s20_admin_needs_this_registrys_admin_cap,
+    s21_views,
+    s22_envelope_key_cert,
+    s23_reregister_after_withdraw,
+);
