@@ -153,6 +153,12 @@ impl Node {
         Ok(out)
     }
 
+    /// Moves the chain clock forward (and persists the offset).
+    pub fn advance_clock(&self, ms: u64) {
+        self.clock.advance(ms);
+        self.save_clock();
+    }
+
     fn save_clock(&self) {
         if let Some(dir) = &self.state_dir {
             let v = json!({"offset_ms": self.clock.offset_ms.load(Ordering::SeqCst)});
@@ -430,7 +436,7 @@ async fn graphql(State(node): State<Arc<Node>>, body: Bytes) -> Response {
 async fn admin_clock(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if let Some(ms) = v.get("advance_ms").and_then(Value::as_u64) {
-        node.clock.advance(ms);
+        node.advance_clock(ms);
     } else if let Some(ms) = v.get("set_ms").and_then(Value::as_u64) {
         let now = node.clock.now();
         if ms < now {
@@ -440,7 +446,7 @@ async fn admin_clock(State(node): State<Arc<Node>>, body: Bytes) -> Response {
             )
                 .into_response();
         }
-        node.clock.advance(ms - now);
+        node.advance_clock(ms - now);
     } else {
         return (
             StatusCode::BAD_REQUEST,
@@ -448,7 +454,6 @@ async fn admin_clock(State(node): State<Arc<Node>>, body: Bytes) -> Response {
         )
             .into_response();
     }
-    node.save_clock();
     axum::Json(json!({"now_ms": node.clock.now()})).into_response()
 }
 

@@ -48,7 +48,7 @@ pub struct World<C> {
     pub other: RegistryCalls,
     pub chain_id: ChainId,
     pub envelope_key: EnvelopeKey,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    pub _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 pub async fn start(
@@ -97,7 +97,7 @@ impl World<JsonRpcClient> {
         let (sb, stop) = start(params(), None).await;
         let chain: ChainId = sb.info.chain_id.parse().unwrap();
         let c = JsonRpcClient::new(client_config(&sb.info.rpc_url, chain)).unwrap();
-        World::new(sb, stop, c)
+        World::with(sb, stop, c)
     }
 }
 
@@ -106,12 +106,12 @@ impl World<GraphQlClient> {
         let (sb, stop) = start(params(), None).await;
         let chain: ChainId = sb.info.chain_id.parse().unwrap();
         let c = GraphQlClient::new(client_config(&sb.info.graphql_url, chain)).unwrap();
-        World::new(sb, stop, c)
+        World::with(sb, stop, c)
     }
 }
 
 impl<C: Chain> World<C> {
-    fn new(sandbox: Sandbox, stop: tokio::sync::oneshot::Sender<()>, chain: C) -> Self {
+    pub fn with(sandbox: Sandbox, stop: tokio::sync::oneshot::Sender<()>, chain: C) -> Self {
         let info = sandbox.info.clone();
         let calls = RegistryCalls {
             package: info.package_id,
@@ -162,7 +162,7 @@ impl<C: Chain> World<C> {
     }
 
     pub fn advance(&self, ms: u64) {
-        self.sandbox.node.clock.advance(ms);
+        self.sandbox.node.advance_clock(ms);
     }
 
     /// A deterministic device for `owner` in `registry`.
