@@ -6,5 +6,6 @@ mod client;
 mod common;
 mod envelope;
 mod envkey_cert;
+mod move_abi;
 mod seal_token;
 mod sui_vectors;
