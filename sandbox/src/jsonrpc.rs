@@ -274,6 +274,34 @@ fn limit(v: Option<&Value>) -> Result<usize, RpcError> {
     }
 }
 
+/// A page of objects ordered by id, after the object id `cursor` (exclusive), as
+/// `{data, nextCursor, hasNextPage}`.
+fn id_page(
+    objs: Vec<&Obj>,
+    cursor: Option<&Value>,
+    limit_param: Option<&Value>,
+    render: impl Fn(&Obj) -> Value,
+) -> Result<Value, RpcError> {
+    let after = match cursor {
+        Some(c) => Some(parse_id(Some(c), "cursor")?),
+        None => None,
+    };
+    let limit = limit(limit_param)?;
+    let rest: Vec<&Obj> = objs
+        .into_iter()
+        .filter(|o| after.is_none_or(|a| o.id > a))
+        .collect();
+    let more = rest.len() > limit;
+    let page: Vec<&Obj> = rest.into_iter().take(limit).collect();
+    let next = match page.last() {
+        Some(o) if more => json!(o.id.to_string()),
+        _ => Value::Null,
+    };
+    Ok(
+        json!({"data": page.iter().map(|o| render(o)).collect::<Vec<_>>(), "nextCursor": next, "hasNextPage": more}),
+    )
+}
+
 fn event_matches(e: &StoredEvent, filter: &Value, package: &ObjectId) -> Result<bool, RpcError> {
     let obj = filter
         .as_object()
@@ -379,22 +407,12 @@ pub fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, Rp
             {
                 return Ok(json!({"data": [], "nextCursor": null, "hasNextPage": false}));
             }
-            let after = match param(params, 2) {
-                Some(c) => Some(parse_id(Some(c), "cursor")?),
-                None => None,
-            };
-            let limit = limit(param(params, 3))?;
             let engine = node.engine.lock().expect("poisoned");
-            let coins: Vec<&Obj> = engine
-                .store
-                .coins_of(&owner)
-                .into_iter()
-                .filter(|o| after.is_none_or(|a| o.id > a))
-                .collect();
-            let page: Vec<Value> = coins
-                .iter()
-                .take(limit)
-                .map(|o| {
+            id_page(
+                engine.store.coins_of(&owner),
+                param(params, 2),
+                param(params, 3),
+                |o| {
                     let Contents::Coin(c) = &o.contents else {
                         unreachable!("coins_of returns coins")
                     };
@@ -406,37 +424,20 @@ pub fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, Rp
                         "balance": c.balance.value.to_string(),
                         "previousTransaction": o.previous_tx.to_string(),
                     })
-                })
-                .collect();
-            let more = coins.len() > limit;
-            let next = if more {
-                coins.get(limit - 1).map(|o| json!(o.id.to_string()))
-            } else {
-                None
-            };
-            Ok(
-                json!({"data": page, "nextCursor": next.unwrap_or(Value::Null), "hasNextPage": more}),
+                },
             )
         }
         "suix_getDynamicFields" => {
             let parent = parse_id(params.first(), "parent_object_id")?;
-            let after = match param(params, 1) {
-                Some(c) => Some(parse_id(Some(c), "cursor")?),
-                None => None,
-            };
-            let limit = limit(param(params, 2))?;
             let engine = node.engine.lock().expect("poisoned");
-            let fields: Vec<&Obj> = engine
-                .store
-                .fields_of(&parent)
-                .into_iter()
-                .filter(|o| after.is_none_or(|a| o.id > a))
-                .collect();
-            let page: Vec<Value> = fields
-                .iter()
-                .take(limit)
-                .map(|o| {
-                    let Contents::Field(f) = &o.contents else { unreachable!("only table entries are dynamic fields") };
+            id_page(
+                engine.store.fields_of(&parent),
+                param(params, 1),
+                param(params, 2),
+                |o| {
+                    let Contents::Field(f) = &o.contents else {
+                        unreachable!("only table entries are dynamic fields")
+                    };
                     json!({
                         "name": {"type": "0x1::string::String", "value": f.name},
                         "bcsName": bs58::encode(bcs::to_bytes(&f.name).expect("string")).into_string(),
@@ -447,16 +448,7 @@ pub fn dispatch(node: &Node, method: &str, params: &[Value]) -> Result<Value, Rp
                         "version": o.version.to_string(),
                         "digest": b58(&o.digest),
                     })
-                })
-                .collect();
-            let more = fields.len() > limit;
-            let next = if more {
-                fields.get(limit - 1).map(|o| json!(o.id.to_string()))
-            } else {
-                None
-            };
-            Ok(
-                json!({"data": page, "nextCursor": next.unwrap_or(Value::Null), "hasNextPage": more}),
+                },
             )
         }
         "suix_getDynamicFieldObject" => {
