@@ -53,7 +53,7 @@ async fn main() -> anyhow::Result<()> {
         chain_id: chain,
         retry: RetryPolicy::default(),
     };
-    let client = JsonRpcClient::new(config.clone())?;
+    let client = JsonRpcClient::new(config)?;
     let staker = SuiKeypair::from_suiprivkey(&sb.info.accounts[0].suiprivkey)?;
     let master = SuiKeypair::from_suiprivkey(&sb.info.master.suiprivkey)?;
     let env_key = EnvelopeKey::from_secret_bytes(daas_protocol::hex::decode_array(
@@ -66,11 +66,7 @@ async fn main() -> anyhow::Result<()> {
             initial_shared_version: sb.info.registry_initial_shared_version,
         },
     };
-    let reader = RegistryReader::new(
-        JsonRpcClient::new(config)?,
-        sb.info.package_id,
-        sb.info.registry_id,
-    );
+    let reader = RegistryReader::new(&client, sb.info.package_id, sb.info.registry_id);
     let mut devices = Vec::new();
     for batch in [1usize, 100] {
         let mut b = PtbBuilder::new();

@@ -426,6 +426,67 @@ pub trait Chain: Send + Sync {
     ) -> impl Future<Output = Result<Option<ExecOutcome>>> + Send;
 }
 
+/// A shared reference to a chain client is a chain client (readers and submitters can
+/// share one connection pool).
+impl<C: Chain> Chain for &C {
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    fn verify_chain(&self) -> impl Future<Output = Result<()>> + Send {
+        (**self).verify_chain()
+    }
+    fn reference_gas_price(&self) -> impl Future<Output = Result<u64>> + Send {
+        (**self).reference_gas_price()
+    }
+    fn coins(&self, owner: Address) -> impl Future<Output = Result<Vec<CoinInfo>>> + Send {
+        (**self).coins(owner)
+    }
+    fn object(&self, id: ObjectId) -> impl Future<Output = Result<Option<ObjectInfo>>> + Send {
+        (**self).object(id)
+    }
+    fn table_entry(
+        &self,
+        table: ObjectId,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<ObjectId>>> + Send {
+        (**self).table_entry(table, key)
+    }
+    fn table_entries(
+        &self,
+        table: ObjectId,
+        cursor: Option<String>,
+    ) -> impl Future<Output = Result<Page<TableEntry>>> + Send {
+        (**self).table_entries(table, cursor)
+    }
+    fn events(
+        &self,
+        package: ObjectId,
+        cursor: Option<&EventCursor>,
+        limit: usize,
+    ) -> impl Future<Output = Result<EventPage>> + Send {
+        (**self).events(package, cursor, limit)
+    }
+    #[cfg(feature = "tx")]
+    fn dry_run(&self, tx_bytes: &[u8]) -> impl Future<Output = Result<ExecOutcome>> + Send {
+        (**self).dry_run(tx_bytes)
+    }
+    #[cfg(feature = "tx")]
+    fn execute(
+        &self,
+        tx_bytes: &[u8],
+        signatures: &[UserSignature],
+    ) -> impl Future<Output = Result<ExecOutcome>> + Send {
+        (**self).execute(tx_bytes, signatures)
+    }
+    #[cfg(feature = "tx")]
+    fn transaction(
+        &self,
+        digest: &TransactionDigest,
+    ) -> impl Future<Output = Result<Option<ExecOutcome>>> + Send {
+        (**self).transaction(digest)
+    }
+}
+
 /// Parses a u64 given as a JSON string or number (nodes emit strings; some spec
 /// examples numbers).
 pub(crate) fn json_u64(v: &serde_json::Value) -> Option<u64> {
