@@ -106,3 +106,26 @@ async fn clients_ride_out_injected_faults_on_both_transports() {
     let err = rpc.coins(master.address()).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resubmitting_the_same_signed_bytes_applies_them_once() {
+    let w = World::jsonrpc().await;
+    let d = w.device(0, "rpi", 1);
+    let mut b = daas_protocol::tx::PtbBuilder::new();
+    w.calls.stake_and_register_worker(
+        &mut b,
+        1_000_000_000,
+        d.node_id.as_str(),
+        &d.token.to_bytes(),
+    );
+    let submitter = daas_protocol::chain::Submitter::new(w.chain(), &w.accounts[0]);
+    let signed = submitter.sign(b.finish()).await.unwrap();
+    let first = submitter.execute(&signed).await.unwrap();
+    let events = w.events().await.len();
+    // a master that crashed after sending resubmits exactly what it signed
+    let again = submitter.execute(&signed).await.unwrap();
+    assert_eq!(first, again);
+    assert_eq!(w.events().await.len(), events, "applied once");
+    assert_eq!(w.reader.all_workers().await.unwrap().len(), 1);
+    w.assert_conformant();
+}
