@@ -341,7 +341,7 @@ pub fn seal_with_rng(
     secret.validate()?;
     let mut plaintext = Zeroizing::new(Vec::with_capacity(MAX_PLAINTEXT_LEN));
     serde_json::to_writer(&mut *plaintext, secret)
-        .map_err(|e| EnvelopeError::Plaintext(format!("cannot encode: {}", e.classify() as u8)))?;
+        .map_err(|_| EnvelopeError::Plaintext("cannot encode the join secret as JSON".into()))?;
     if plaintext.len() > MAX_PLAINTEXT_LEN {
         return Err(EnvelopeError::PlaintextTooLong {
             len: plaintext.len(),

@@ -108,6 +108,8 @@ enum R {
     Leaf(Value),
     One(G),
     Many(Vec<G>),
+    /// A list whose entries may be null (multiGetObjects).
+    ManyOrNull(Vec<Option<G>>),
 }
 
 struct Ctx<'a> {
@@ -359,12 +361,7 @@ impl Ctx<'_> {
                             .map(|o| G::Object(Box::new(o.clone()))),
                     );
                 }
-                // nulls inside lists are rendered by the caller
-                R::Many(
-                    out.into_iter()
-                        .map(|o| o.unwrap_or(G::Owner(Owner::Immutable)))
-                        .collect(),
-                )
+                R::ManyOrNull(out)
             }
             (G::Query, "address") => R::One(G::Address(arg_id(args, "address")?)),
             (G::Query, "events") => {
@@ -741,12 +738,15 @@ impl Ctx<'_> {
                         R::Many(children) => Value::Array(
                             children
                                 .iter()
+                                .map(|c| self.object(&f.selection_set, c, &sub))
+                                .collect::<Result<_, String>>()?,
+                        ),
+                        R::ManyOrNull(children) => Value::Array(
+                            children
+                                .iter()
                                 .map(|c| match c {
-                                    // multiGetObjects' missing entries
-                                    G::Owner(Owner::Immutable) if f.name == "multiGetObjects" => {
-                                        Ok(Value::Null)
-                                    }
-                                    c => self.object(&f.selection_set, c, &sub),
+                                    Some(c) => self.object(&f.selection_set, c, &sub),
+                                    None => Ok(Value::Null),
                                 })
                                 .collect::<Result<_, String>>()?,
                         ),
