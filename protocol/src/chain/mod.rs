@@ -9,6 +9,7 @@
 //! several endpoints for the same object and fails unless they agree; every client
 //! refuses an object version lower than one it has already seen.
 
+mod any;
 mod graphql;
 mod jsonrpc;
 mod quorum;
@@ -26,6 +27,7 @@ use crate::ids::{Address, ObjectId};
 use crate::onchain::RegistryEvent;
 use crate::sui::TransactionDigest;
 
+pub use any::AnyChain;
 pub use graphql::{DOCUMENTS as GRAPHQL_DOCUMENTS, GraphQlClient};
 pub use jsonrpc::JsonRpcClient;
 pub use quorum::Quorum;
