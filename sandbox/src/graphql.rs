@@ -49,8 +49,8 @@ enum G {
         start: Option<String>,
         end: Option<String>,
     },
-    ObjectChange(Change, daas_protocol::tx::ObjectRef),
-    ObjectState(daas_protocol::tx::ObjectRef),
+    ObjectChange(Change, daas_protocol::tx::ObjectRef, Owner),
+    ObjectState(daas_protocol::tx::ObjectRef, Owner),
 }
 
 impl G {
@@ -83,7 +83,7 @@ impl G {
             G::Connection(t, ..) | G::Edge(t, ..) => t,
             G::PageInfo { .. } => "PageInfo",
             G::ObjectChange(..) => "ObjectChange",
-            G::ObjectState(_) => "Object",
+            G::ObjectState(..) => "Object",
         }
     }
 
@@ -622,24 +622,26 @@ impl Ctx<'_> {
                 let items = r
                     .changes
                     .iter()
-                    .map(|(k, rf, _)| (cursor("change", rf.id), G::ObjectChange(*k, *rf)))
+                    .map(|(k, rf, o)| (cursor("change", rf.id), G::ObjectChange(*k, *rf, *o)))
                     .collect();
                 let (items, more) = page(items, args)?;
                 R::One(connection("ObjectChangeConnection", items, more))
             }
-            (G::ObjectChange(_, rf), "address") => R::Leaf(json!(rf.id.to_string())),
-            (G::ObjectChange(k, _), "idCreated") => R::Leaf(json!(*k == Change::Created)),
-            (G::ObjectChange(k, _), "idDeleted") => R::Leaf(json!(*k == Change::Deleted)),
-            (G::ObjectChange(k, rf), "outputState") => {
+            (G::ObjectChange(_, rf, _), "address") => R::Leaf(json!(rf.id.to_string())),
+            (G::ObjectChange(k, _, _), "idCreated") => R::Leaf(json!(*k == Change::Created)),
+            (G::ObjectChange(k, _, _), "idDeleted") => R::Leaf(json!(*k == Change::Deleted)),
+            (G::ObjectChange(k, rf, o), "outputState") => {
                 if *k == Change::Deleted {
                     R::Null
                 } else {
-                    R::One(G::ObjectState(*rf))
+                    R::One(G::ObjectState(*rf, *o))
                 }
             }
-            (G::ObjectState(rf), "address") => R::Leaf(json!(rf.id.to_string())),
-            (G::ObjectState(rf), "version") => R::Leaf(json!(rf.version)),
-            (G::ObjectState(rf), "digest") => R::Leaf(json!(rf.digest.to_string())),
+            (G::ObjectState(rf, _), "address") => R::Leaf(json!(rf.id.to_string())),
+            (G::ObjectState(rf, _), "version") => R::Leaf(json!(rf.version)),
+            (G::ObjectState(rf, _), "digest") => R::Leaf(json!(rf.digest.to_string())),
+            // Sui's GraphQL resolves an output state as the whole object, owner included
+            (G::ObjectState(_, o), "owner") => R::One(G::Owner(*o)),
             (G::ExecutionError(r), f) => match (&r.status, f) {
                 (Status::MoveAbort { code, .. }, "abortCode") => R::Leaf(json!(code.to_string())),
                 (Status::MoveAbort { function, .. }, "function") => {
