@@ -62,6 +62,7 @@ pub async fn start(
             genesis,
             state_dir,
             faults: Faults::none(),
+            read_lag: 0,
             spec: Some(spec()),
         },
         async move {
