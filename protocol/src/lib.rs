@@ -6,6 +6,7 @@
 //! - [`keys`]: the device's identity (Ed25519) and sealing (X25519) keys, the master's
 //!   envelope key, the operator's root key, and their 0600 key files.
 //! - [`seal_token`], [`envkey_cert`], [`envelope`]: the v1 byte formats of DESIGN §5.
+//! - [`config`]: the shared `[chain]` table of every config file (DESIGN §10).
 //! - [`sui`]: Sui accounts (`suiprivkey1…`, `sui.keystore`), intent signing and digests.
 //!
 //! Where it runs: linked into the agent (aarch64 musl, size-tuned), the master and the
@@ -20,6 +21,7 @@
 #[cfg(feature = "client")]
 pub mod chain;
 pub mod chain_id;
+pub mod config;
 pub mod envelope;
 pub mod envkey_cert;
 pub mod hash;
