@@ -60,6 +60,7 @@ pub async fn start(
             genesis,
             state_dir,
             faults: Faults::none(),
+            read_lag: 0,
             spec: spec(),
         },
         async move {
