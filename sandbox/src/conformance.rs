@@ -69,6 +69,36 @@ pub const JSONRPC_EXCEPTIONS: &[(&str, &str, &str)] = &[
         "/transaction/data/gasData/payment/#/version",
         "gas payment in the echoed transaction: decimal-string version",
     ),
+    (
+        "*",
+        "/effects/modifiedAtVersions/#/sequenceNumber",
+        "versions before the transaction: decimal strings, as nodes send",
+    ),
+    (
+        "*",
+        "/objectChanges/#/previousVersion",
+        "object changes: decimal-string previous version",
+    ),
+    (
+        "*",
+        "/input/transaction/inputs/#/version",
+        "object inputs of a dry run's echoed transaction: decimal-string version",
+    ),
+    (
+        "*",
+        "/input/transaction/inputs/#/initialSharedVersion",
+        "shared inputs of a dry run's echoed transaction: decimal-string version",
+    ),
+    (
+        "*",
+        "/transaction/data/transaction/inputs/#/version",
+        "object inputs of the echoed transaction: decimal-string version",
+    ),
+    (
+        "*",
+        "/transaction/data/transaction/inputs/#/initialSharedVersion",
+        "shared inputs of the echoed transaction: decimal-string version",
+    ),
 ];
 
 /// One way a message departs from the spec.
