@@ -91,6 +91,29 @@ pub fn client_config(url: &str, chain: ChainId) -> ClientConfig {
     }
 }
 
+/// A client of one transport for a running sandbox (tests that need a second client,
+/// e.g. other users' traffic, make one of the same kind).
+pub trait Connect: Chain + Sized + 'static {
+    /// A client of this transport for `info`'s sandbox.
+    fn connect(info: &SandboxInfo) -> Self;
+}
+
+impl Connect for JsonRpcClient {
+    fn connect(info: &SandboxInfo) -> Self {
+        JsonRpcClient::new(client_config(&info.rpc_url, info.chain_id.parse().unwrap())).unwrap()
+    }
+}
+
+impl Connect for GraphQlClient {
+    fn connect(info: &SandboxInfo) -> Self {
+        GraphQlClient::new(client_config(
+            &info.graphql_url,
+            info.chain_id.parse().unwrap(),
+        ))
+        .unwrap()
+    }
+}
+
 impl World<JsonRpcClient> {
     pub async fn jsonrpc() -> Self {
         let (sb, stop) = start(params(), None).await;
