@@ -451,6 +451,7 @@ impl GraphQlClient {
 
 impl GraphQlClient {
     /// Runs a read document on endpoint `i` only (one attempt, no failover).
+    #[cfg(feature = "tx")]
     async fn query_on<T>(
         &self,
         i: usize,

@@ -146,6 +146,7 @@ impl JsonRpcClient {
 
     /// Calls `method` on endpoint `i` only (one attempt, no failover), after the chain
     /// check.
+    #[cfg(feature = "tx")]
     async fn call_on<T>(
         &self,
         i: usize,

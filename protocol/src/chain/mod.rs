@@ -635,7 +635,9 @@ pub trait Chain: Send + Sync {
 }
 
 /// First and longest pause between polls for a transaction to become visible.
+#[cfg(feature = "tx")]
 pub(crate) const POLL_START: std::time::Duration = std::time::Duration::from_millis(20);
+#[cfg(feature = "tx")]
 pub(crate) const POLL_MAX: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// A shared reference to a chain client is a chain client (readers and submitters can
