@@ -19,6 +19,15 @@ use serde_json::json;
 
 use crate::world::{Connect, SUI, World};
 
+/// The gas data a signed transaction carries.
+fn gas_of(signed: &daas_protocol::chain::SignedTransaction) -> daas_protocol::tx::GasData {
+    TransactionData::from_bcs(&signed.tx_bytes)
+        .unwrap()
+        .v1()
+        .gas_data
+        .clone()
+}
+
 /// A fresh account holding one coin per amount, sent from account 0.
 async fn fresh_account<C: Chain>(w: &World<C>, seed: u64, amounts: &[u64]) -> SuiKeypair {
     let kp = SuiKeypair::from_secret_bytes(blake2b256(&[b"fresh", &seed.to_le_bytes()]));
@@ -50,11 +59,7 @@ async fn registration_from_a_single_5_sui_coin<C: Chain>(w: World<C>) {
         .sign(b.finish())
         .await
         .expect("a 5 SUI coin pays 1 SUI + gas");
-    let gas = TransactionData::from_bcs(&signed.tx_bytes)
-        .unwrap()
-        .v1()
-        .gas_data
-        .clone();
+    let gas = gas_of(&signed);
     assert_eq!(gas.payment.len(), 1);
     assert!(
         gas.budget <= 4 * SUI,
@@ -133,12 +138,7 @@ async fn a_shortfall_names_the_numbers_and_coins_merge_to_pay<C: Chain>(w: World
     let mut b = PtbBuilder::new();
     register(&mut b);
     let signed = sub.sign(b.finish()).await.unwrap();
-    let payment = TransactionData::from_bcs(&signed.tx_bytes)
-        .unwrap()
-        .v1()
-        .gas_data
-        .payment
-        .clone();
+    let payment = gas_of(&signed).payment;
     assert_eq!(
         payment.len(),
         2,
@@ -378,12 +378,7 @@ async fn back_to_back_submissions_while_reads_lag<C: Connect>(w: World<C>) {
     // the second one pays with the gas coin as the first one's effects left it
     let (d2, pt) = register("rpi-b2b-2", 22);
     let signed = sub.sign(pt).await.unwrap();
-    let payment = TransactionData::from_bcs(&signed.tx_bytes)
-        .unwrap()
-        .v1()
-        .gas_data
-        .payment
-        .clone();
+    let payment = gas_of(&signed).payment;
     assert_eq!(payment[0], gas.object_ref().unwrap());
     let second = sub.execute(&signed).await.unwrap();
     assert!(second.is_success(), "{:?}", second.status);
