@@ -3,6 +3,8 @@
 //! answer checked against Sui's specs; persistence; faults; the spec checker itself.
 
 mod conformance;
+mod fidelity;
 mod persistence;
 mod scenarios;
 mod world;
+mod write_path;
