@@ -91,6 +91,8 @@ struct Service {
     backoff: Backoff,
     restart_at: Option<Instant>,
     next_poll: Instant,
+    /// A poll was asked for while one was in flight: run the next one at once.
+    poll_asap: bool,
     last_poll_started: Option<Instant>,
     logged: HashSet<String>,
 }
@@ -159,6 +161,7 @@ pub async fn run(
         backoff,
         restart_at: None,
         next_poll: Instant::now(),
+        poll_asap: false,
         last_poll_started: None,
         logged: HashSet::new(),
     };
@@ -255,8 +258,13 @@ impl Service {
         self.child.as_ref().is_some_and(|c| c.ready)
     }
 
-    /// Schedules the next poll: soon while not joined, slowly once joined, jittered.
+    /// Schedules the next poll: soon while not joined, slowly once joined, jittered —
+    /// or at once when something asked for it while the last poll was in flight.
     fn schedule_poll(&mut self) {
+        if std::mem::take(&mut self.poll_asap) {
+            self.next_poll = Instant::now() + MIN_POLL_GAP;
+            return;
+        }
         let base = if self.joined() {
             self.cfg.poll.joined_ms
         } else {
@@ -269,6 +277,9 @@ impl Service {
 
     /// Re-reads the chain as soon as possible.
     fn poll_now(&mut self) {
+        if self.watcher.is_none() {
+            self.poll_asap = true;
+        }
         let earliest = self
             .last_poll_started
             .map_or_else(Instant::now, |t| t + MIN_POLL_GAP);
@@ -633,7 +644,15 @@ impl Service {
     }
 
     async fn on_line(&mut self, kind: LineKind) {
-        let joined = self.joined();
+        // Joined now, or joined before with this Worker (k3s restarted on the kubelet
+        // certificate it kept): a 401 then means the server no longer accepts the node.
+        let joined = self.joined()
+            || self
+                .state
+                .joined
+                .as_ref()
+                .zip(self.current.as_ref())
+                .is_some_and(|(j, c)| j.worker_id == c.worker_id);
         match kind {
             LineKind::UpAndRunning => {}
             LineKind::Fatal => {
