@@ -522,6 +522,19 @@ pub struct ExecOutcome {
 }
 
 impl ExecOutcome {
+    /// An outcome with no object changes, gas object or checkpoint (for fakes of
+    /// [`Chain`] in tests; the transports fill in everything the node gives).
+    pub fn new(digest: TransactionDigest, status: ExecStatus, gas: GasCost) -> Self {
+        ExecOutcome {
+            digest,
+            status,
+            gas,
+            changes: Vec::new(),
+            gas_object: None,
+            checkpoint: None,
+        }
+    }
+
     /// The change to `id`, if the transaction wrote it.
     pub fn change(&self, id: &ObjectId) -> Option<&ObjectChange> {
         self.changes
