@@ -111,11 +111,6 @@ pub fn gas_coin_spend(pt: &ProgrammableTransaction) -> Option<u64> {
     Some(total)
 }
 
-/// Whether a failed execution ran out of gas (so its gas figures are not the cost).
-fn failed_for_gas(status: &ExecStatus) -> bool {
-    matches!(status, ExecStatus::Failure(m) if m.starts_with("InsufficientGas"))
-}
-
 /// The shortest prefix of `coins` (richest first) holding at least `need`, or all of
 /// them (at most [`MAX_GAS_COINS`]) when none does.
 fn pick(coins: &[CoinInfo], need: u64) -> (Vec<&CoinInfo>, u64) {
@@ -276,7 +271,7 @@ impl<C: Chain> Submitter<C> {
             .chain
             .dry_run(&data(&probe_coins, probe_budget).to_bcs())
             .await?;
-        if failed_for_gas(&dry.status) {
+        if dry.status.ran_out_of_gas() {
             if probe_budget < cap {
                 return Err(short(probe_sum, probe_coins.len(), probe_budget + 1, false));
             }
@@ -286,7 +281,7 @@ impl<C: Chain> Submitter<C> {
             )));
         }
         if let ExecStatus::Failure(m) = &dry.status
-            && m.starts_with("InsufficientCoinBalance")
+            && dry.status.is_insufficient_coin_balance()
         {
             return Err(ChainError::Config(format!(
                 "the dry run failed with {m}: the transaction takes more from the gas coin than the {} declared",
