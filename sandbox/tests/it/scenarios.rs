@@ -220,6 +220,17 @@ impl<C: Chain> World<C> {
         .await
     }
 
+    /// Registry B as it is now.
+    async fn other_registry(&self) -> daas_protocol::onchain::WorkerRegistry {
+        self.chain()
+            .object(self.info.other_registry.registry_id)
+            .await
+            .unwrap()
+            .expect("registry B exists")
+            .decode("WorkerRegistry")
+            .unwrap()
+    }
+
     async fn set_params(&self, min_stake: u64, fee: u64) {
         ok(&self.admin("set_min_stake", vec![Arg::U64(min_stake)]).await);
         ok(&self
@@ -1097,14 +1108,7 @@ pub async fn s25_slash_caps_are_listed_issued_and_revoked<C: Chain>(w: &World<C>
     ok(&w.slash_with(&w.accounts[1], w.calls, bobs, &a, 1).await);
     assert_eq!(status(&w.refresh(&a).await), WorkerStatus::Slashed);
     // registry B's caps are untouched
-    let other = w
-        .chain()
-        .object(w.info.other_registry.registry_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .decode::<daas_protocol::onchain::WorkerRegistry>("WorkerRegistry")
-        .unwrap();
+    let other = w.other_registry().await;
     assert_eq!(
         other.slash_caps.contents,
         vec![w.info.other_registry.slash_cap_id]
@@ -1305,14 +1309,7 @@ pub async fn s29_a_worker_of_another_registry_is_refused<C: Chain>(w: &World<C>)
         (WorkerStatus::TokenIssued, SUI)
     );
     assert_eq!(status(&w.refresh(&leaving).await), WorkerStatus::Revoked);
-    let other = w
-        .chain()
-        .object(w.info.other_registry.registry_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .decode::<daas_protocol::onchain::WorkerRegistry>("WorkerRegistry")
-        .unwrap();
+    let other = w.other_registry().await;
     assert_eq!(
         (other.total_workers, other.total_stake, other.treasury.value),
         (0, 0, 0)
