@@ -220,6 +220,17 @@ impl<C: Chain> World<C> {
         .await
     }
 
+    /// `set_join_token` with `envelope` aborts 10 (`what` names the case).
+    async fn envelope_refused(&self, w: &WorkerObject, envelope: &[u8], what: &str) {
+        let out = self.set_token(w, envelope).await;
+        assert_eq!(
+            out.abort_code(),
+            Some(abort::E_INVALID_ENVELOPE),
+            "{what}: {:?}",
+            out.status
+        );
+    }
+
     /// Registry B as it is now.
     async fn other_registry(&self) -> daas_protocol::onchain::WorkerRegistry {
         self.chain()
@@ -514,13 +525,7 @@ pub async fn s11_envelope_defects<C: Chain>(w: &World<C>) {
         w.envelope(&worker, &d, 1, w.now() + 8 * DAY),
     ));
     for (what, env) in cases {
-        let out = w.set_token(&worker, &env).await;
-        assert_eq!(
-            out.abort_code(),
-            Some(abort::E_INVALID_ENVELOPE),
-            "{what}: {:?}",
-            out.status
-        );
+        w.envelope_refused(&worker, &env, what).await;
     }
     assert_eq!(w.refresh(&worker).await.worker.token_version, 0);
 }
@@ -1325,28 +1330,26 @@ pub async fn s30_envelopes_shorter_than_131_bytes_abort<C: Chain>(w: &World<C>) 
     // every length below the minimum, the 51-byte header and shorter included: 10, never
     // an index error
     for n in 0..131 {
-        let out = w.set_token(&worker, &good[..n.min(good.len())]).await;
-        assert_eq!(
-            out.abort_code(),
-            Some(abort::E_INVALID_ENVELOPE),
-            "{n} bytes: {:?}",
-            out.status
-        );
+        w.envelope_refused(&worker, &good[..n], &format!("{n} bytes"))
+            .await;
     }
     assert_eq!(w.refresh(&worker).await.worker.token_version, 0);
 }
 
 pub async fn s31_every_admin_setter_reads_back<C: Chain>(w: &World<C>) {
-    let (_, reg) = w.reader.registry().await.unwrap();
-    assert_eq!(
-        (
+    let params = || async {
+        let (_, reg) = w.reader.registry().await.unwrap();
+        [
             reg.min_stake,
             reg.registration_fee,
             reg.cooldown_ms,
             reg.revoke_grace_ms,
-            reg.max_envelope_ttl_ms
-        ),
-        (SUI, 0, 7 * DAY, DAY, 7 * DAY),
+            reg.max_envelope_ttl_ms,
+        ]
+    };
+    assert_eq!(
+        params().await,
+        [SUI, 0, 7 * DAY, DAY, 7 * DAY],
         "DESIGN §4 defaults"
     );
     for (f, v) in [
@@ -1369,17 +1372,7 @@ pub async fn s31_every_admin_setter_reads_back<C: Chain>(w: &World<C>) {
             abort::E_INVALID_PARAMETER,
         );
     }
-    let (_, reg) = w.reader.registry().await.unwrap();
-    assert_eq!(
-        (
-            reg.min_stake,
-            reg.registration_fee,
-            reg.cooldown_ms,
-            reg.revoke_grace_ms,
-            reg.max_envelope_ttl_ms
-        ),
-        (3 * SUI, 7, 2 * DAY, 3 * HOUR, 5 * HOUR)
-    );
+    assert_eq!(params().await, [3 * SUI, 7, 2 * DAY, 3 * HOUR, 5 * HOUR]);
     // a Worker copies cooldown and grace; the stake and fee land where they belong
     let d = w.device(0, "rpi", 1);
     ok(&w
