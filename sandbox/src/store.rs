@@ -61,16 +61,6 @@ fn addr(a: &ObjectId) -> MoveValue {
     MoveValue::Address(a.0)
 }
 
-fn id_set(s: &onchain::VecSet<ObjectId>) -> MoveValue {
-    MoveValue::Struct {
-        type_: VEC_SET_TYPE.into(),
-        fields: vec![(
-            "contents",
-            MoveValue::Vector(s.contents.iter().map(addr).collect()),
-        )],
-    }
-}
-
 impl Contents {
     /// The full Move type.
     pub fn type_(&self, package: &ObjectId) -> String {
@@ -163,6 +153,17 @@ impl Contents {
             }
         };
         MoveValue::Struct { type_, fields }
+    }
+}
+
+/// `VecSet<ID>` (`master_caps`, `slash_caps`).
+fn id_set(s: &onchain::VecSet<ObjectId>) -> MoveValue {
+    MoveValue::Struct {
+        type_: VEC_SET_TYPE.into(),
+        fields: vec![(
+            "contents",
+            MoveValue::Vector(s.contents.iter().map(addr).collect()),
+        )],
     }
 }
 
