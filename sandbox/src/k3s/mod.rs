@@ -9,5 +9,16 @@
 //! write a secret (token, node password, private key) to a log or to a file others can
 //! read, or listen anywhere but the address it is given.
 
+pub mod admission;
+pub mod api;
+pub mod auth;
+pub mod controllers;
+pub mod join;
 pub mod nodepassword;
+pub mod objects;
+pub mod pki;
+pub mod resources;
+pub mod selector;
+pub mod server;
+pub mod status;
 pub mod token;
