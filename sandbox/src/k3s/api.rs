@@ -474,7 +474,22 @@ async fn dispatch(
         return Err(ApiError::method_not_allowed());
     }
     let ns = t.ns.clone().unwrap_or_default();
-    authorize(user, verb, r, &ns, t.name.as_deref().unwrap_or_default())?;
+    // A create is authorized for the name in its body (the Node authorizer lets a node
+    // create only its own Node).
+    let body_name = (verb == "create")
+        .then(|| serde_json::from_slice::<Value>(&body).ok())
+        .flatten()
+        .and_then(|v| v["metadata"]["name"].as_str().map(str::to_owned));
+    authorize(
+        user,
+        verb,
+        r,
+        &ns,
+        t.name
+            .as_deref()
+            .or(body_name.as_deref())
+            .unwrap_or_default(),
+    )?;
     let dry_run = query.get("dryRun").is_some_and(|v| v == "All");
     let strict = query.get("fieldValidation").map(String::as_str);
     match verb {

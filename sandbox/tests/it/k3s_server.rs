@@ -291,7 +291,7 @@ async fn secrets_crud_selectors_patch_and_status_errors() {
         .list(&ListParams::default().limit(2).continue_token(&cont))
         .await
         .unwrap();
-    assert_eq!(names(rest), ["plain"]);
+    assert_eq!(names(rest.clone()), ["plain"]);
     assert_eq!(
         rest.metadata.resource_version,
         page.metadata.resource_version
