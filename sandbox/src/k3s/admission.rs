@@ -77,7 +77,7 @@ pub fn admit(store: &Store, a: &Attributes<'_>) -> Result<Vec<String>, ApiError>
             continue;
         }
         let fail_closed = spec["failurePolicy"].as_str() != Some("Ignore");
-        let mut config_error = |err: String, binding: Option<String>| -> Option<Decision> {
+        let config_error = |err: String, binding: Option<String>| -> Option<Decision> {
             fail_closed.then(|| Decision {
                 message: if binding.is_some() {
                     format!("failed to configure binding: {err}")
