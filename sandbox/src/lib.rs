@@ -15,9 +15,12 @@ pub mod faults;
 pub mod genesis;
 pub mod graphql;
 pub mod jsonrpc;
+pub mod k3s;
 pub mod rules;
 pub mod server;
 pub mod store;
+#[cfg(feature = "testbin")]
+pub mod testbin;
 pub mod value;
 
 pub use faults::Faults;
