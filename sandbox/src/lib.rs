@@ -20,6 +20,8 @@ pub mod k3s;
 pub mod rules;
 pub mod server;
 pub mod store;
+#[cfg(feature = "testbin")]
+pub mod testbin;
 pub mod value;
 
 pub use faults::Faults;

@@ -10,6 +10,7 @@
 //! read, or listen anywhere but the address it is given.
 
 pub mod admission;
+pub mod agent;
 pub mod api;
 pub mod auth;
 pub mod controllers;
