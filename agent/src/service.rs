@@ -95,6 +95,8 @@ struct Service {
     poll_asap: bool,
     last_poll_started: Option<Instant>,
     logged: HashSet<String>,
+    /// The status last written (files are rewritten only when something changed).
+    written: Option<Status>,
 }
 
 /// Runs the agent until `shutdown` completes. Fails only on what the agent cannot run
@@ -164,6 +166,7 @@ pub async fn run(
         poll_asap: false,
         last_poll_started: None,
         logged: HashSet::new(),
+        written: None,
     };
     svc.write_status();
     svc.main_loop(events_rx, shutdown).await;
@@ -319,13 +322,24 @@ impl Service {
 
     fn write_status(&mut self) {
         let s = &mut self.status;
-        s.updated_at_ms = now_ms();
         s.k3s.pid = self.child.as_ref().map(|c| c.pid);
         s.k3s.joined = self.child.as_ref().is_some_and(|c| c.ready);
         s.token_version = self.current.as_ref().map(|c| c.token_version);
         if self.current.is_none() {
             s.envelope_expires_at_ms = None;
         }
+        let now = now_ms();
+        if let Some(w) = &self.written
+            && (Status {
+                updated_at_ms: w.updated_at_ms,
+                ..s.clone()
+            }) == *w
+            && now < w.updated_at_ms + 60_000
+        {
+            return;
+        }
+        s.updated_at_ms = now;
+        self.written = Some(s.clone());
         if let Err(e) = s.write(&self.cfg.status_file) {
             tracing::warn!(error = %e, "writing the status file failed");
         }

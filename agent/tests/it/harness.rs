@@ -13,16 +13,14 @@
 //! - `fake_k3s`: a script that only records that it was started, for the tests whose
 //!   point is that k3s is never started.
 
-// TEMPORARY until the k3s stand-in tests land in this branch: parts are used only there.
+// Shared with `examples/bench.rs`, which uses a part of it.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead as _, BufReader};
 use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::net::UnixDatagram;
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -39,6 +37,7 @@ use daas_protocol::{
     Address, ChainId, EnvelopeKey, NodeId, ObjectId, SealToken, SealingPublicKey, SuiKeypair,
 };
 use daas_sandbox::SandboxInfo;
+use daas_sandbox::testbin::{self, Guard};
 
 pub const SUI: u64 = 1_000_000_000;
 pub const MINUTE: u64 = 60_000;
@@ -51,63 +50,199 @@ pub fn now_ms() -> u64 {
     daas_agent::service::now_ms()
 }
 
-/// Polls `probe` every 50 ms until it returns `Some`; panics naming `what` (and
-/// showing `context()`) after `timeout`.
+/// `testbin::wait_until` that shows `context()` (logs, status) when it times out.
 pub async fn wait_for<T>(
     timeout: Duration,
     what: &str,
-    mut probe: impl FnMut() -> Option<T>,
+    probe: impl FnMut() -> Option<T>,
     context: impl Fn() -> String,
 ) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = probe() {
-            return v;
-        }
-        if Instant::now() >= deadline {
-            panic!(
-                "timed out after {timeout:?} waiting for {what}\n{}",
-                context()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    testbin::wait_until(timeout, what, probe)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", context()))
 }
 
 fn sandbox_binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        // Stopgap until the sandbox's `testbin` helper lands: build the binary with the
-        // cargo that runs these tests and take its path from cargo's JSON messages.
-        let out = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "daas-sandbox",
-                "--bin",
-                "daas-sandbox",
-                "--message-format=json",
-            ])
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .output()
-            .expect("cargo runs");
-        assert!(
-            out.status.success(),
-            "building daas-sandbox: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .find_map(|v| v["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reports the daas-sandbox executable")
+    &testbin::binaries().sandbox
+}
+
+/// The `daas-k3s` binary (`server`, and `agent` — the supervised k3s).
+pub fn k3s_binary() -> &'static Path {
+    &testbin::binaries().k3s
+}
+
+static AGENT_BIN: OnceLock<PathBuf> = OnceLock::new();
+
+/// Uses `path` as the `daas-agent` binary (the benchmark measures other builds).
+pub fn set_agent_binary(path: PathBuf) {
+    let _ = AGENT_BIN.set(path);
+}
+
+/// The `daas-agent` binary under test: cargo's for the integration tests; for the
+/// benchmark (an example, which cargo gives no binary path) built with its profile.
+pub fn agent_binary() -> &'static Path {
+    AGENT_BIN.get_or_init(|| match option_env!("CARGO_BIN_EXE_daas-agent") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let mut b = escargot::CargoBuild::new()
+                .manifest_path(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+                .package("daas-agent")
+                .bin("daas-agent");
+            if !cfg!(debug_assertions) {
+                b = b.release();
+            }
+            b.run()
+                .unwrap_or_else(|e| panic!("building daas-agent: {e}"))
+                .path()
+                .to_path_buf()
+        }
     })
+}
+
+/// Spawns `cmd` under a [`Guard`] (own process group, killed on drop), stdout and
+/// stderr collected.
+pub fn spawn(mut cmd: Command, what: &str) -> Guard {
+    cmd.stdout(Stdio::piped());
+    Guard::spawn(cmd).unwrap_or_else(|e| panic!("spawning {what}: {e}"))
+}
+
+/// A `daas-k3s server`: real HTTPS with its own CA, k3s's join endpoints, the
+/// Kubernetes API the master would use (through kube-rs here).
+pub struct Cluster {
+    _proc: Guard,
+    _dir: tempfile::TempDir,
+    /// `https://127.0.0.1:PORT`.
+    pub url: String,
+    /// The `K10<hash>` of the server token: the CA hash every join token carries.
+    pub ca_prefix: String,
+    kubeconfig: PathBuf,
+}
+
+impl Cluster {
+    pub async fn start() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(k3s_binary());
+        cmd.args(["server", "--bind-address", "127.0.0.1", "--https-listen-port", "0", "--data-dir"])
+            .arg(dir.path());
+        let proc = spawn(cmd, "daas-k3s server");
+        let line = proc
+            .logs()
+            .wait_for("daas-k3s server is ready", WAIT)
+            .await;
+        let field = |k: &str| {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(k))
+                .unwrap_or_else(|| panic!("no {k} in {line:?}"))
+                .to_string()
+        };
+        let url = field("url=");
+        let kubeconfig = PathBuf::from(field("kubeconfig="));
+        let token = std::fs::read_to_string(field("token=")).unwrap();
+        let ca_prefix = token.trim().split("::").next().unwrap().to_string();
+        assert!(ca_prefix.starts_with("K10") && ca_prefix.len() == 67, "{ca_prefix}");
+        Cluster {
+            _proc: proc,
+            _dir: dir,
+            url,
+            ca_prefix,
+            kubeconfig,
+        }
+    }
+
+    pub async fn client(&self) -> kube::Client {
+        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig).unwrap();
+        let config =
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .unwrap();
+        kube::Client::try_from(config).unwrap()
+    }
+
+    /// Mints a bootstrap token the way DESIGN §10 says the master does (the Secret
+    /// `k3s token create` would make, plus the k8s-daas labels), valid for `ttl_ms`.
+    pub async fn mint(&self, node_id: &NodeId, worker: ObjectId, version: u64, ttl_ms: u64) -> JoinToken {
+        use k8s_openapi::api::core::v1::Secret;
+        let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut raw = [0u8; 22];
+        getrandom::fill(&mut raw).unwrap();
+        let chars: String = raw.iter().map(|b| alphabet[*b as usize % alphabet.len()] as char).collect();
+        let (id, secret) = chars.split_at(6);
+        let expiration = daas_agent::status::iso8601(now_ms() + ttl_ms);
+        let s: Secret = serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "name": format!("bootstrap-token-{id}"),
+                "namespace": "kube-system",
+                "labels": {
+                    "k8s-daas.io/node-id": node_id.as_str(),
+                    "k8s-daas.io/token-version": version.to_string(),
+                },
+                "annotations": { "k8s-daas.io/worker-id": worker.to_string() },
+            },
+            "type": "bootstrap.kubernetes.io/token",
+            "stringData": {
+                "token-id": id,
+                "token-secret": secret,
+                "expiration": expiration,
+                "usage-bootstrap-authentication": "true",
+                "usage-bootstrap-signing": "true",
+                "auth-extra-groups": "system:bootstrappers:k3s:default-node-token",
+                "description": format!("k8s-daas {node_id}"),
+            },
+        }))
+        .unwrap();
+        let api: kube::Api<Secret> = kube::Api::namespaced(self.client().await, "kube-system");
+        api.create(&kube::api::PostParams::default(), &s).await.unwrap();
+        JoinToken::new(format!("{}::{id}.{secret}", self.ca_prefix)).unwrap()
+    }
+
+    /// A join secret for this cluster.
+    pub fn secret(&self, token: JoinToken, node_password: &NodePassword) -> JoinSecret {
+        JoinSecret {
+            server: self.url.clone(),
+            token,
+            node_password: node_password.clone(),
+        }
+    }
+
+    /// The Node `name`, if registered.
+    pub async fn node(&self, name: &str) -> Option<k8s_openapi::api::core::v1::Node> {
+        let api: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(self.client().await);
+        api.get_opt(name).await.unwrap()
+    }
+
+    /// Whether Node `name` is registered with condition Ready=True.
+    pub async fn node_ready(&self, name: &str) -> bool {
+        self.node(name).await.is_some_and(|n| {
+            n.status
+                .and_then(|s| s.conditions)
+                .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        })
+    }
+
+    /// The node-password Secret's `hash` (k3s's scrypt format).
+    pub async fn node_password_hash(&self, name: &str) -> Option<String> {
+        use k8s_openapi::api::core::v1::Secret;
+        let api: kube::Api<Secret> = kube::Api::namespaced(self.client().await, "kube-system");
+        api.get_opt(&format!("{name}.node-password.k3s"))
+            .await
+            .unwrap()
+            .and_then(|s| s.data)
+            .and_then(|d| d.get("hash").map(|h| String::from_utf8_lossy(&h.0).into_owned()))
+    }
+
+    /// Deletes the bootstrap token of `token` (as the master does once the node is up).
+    pub async fn delete_token(&self, token: &JoinToken) {
+        use k8s_openapi::api::core::v1::Secret;
+        let api: kube::Api<Secret> = kube::Api::namespaced(self.client().await, "kube-system");
+        api.delete(&format!("bootstrap-token-{}", token.token_id()), &Default::default())
+            .await
+            .unwrap();
+    }
 }
 
 /// The sandbox chain process.
 pub struct Chain {
-    _proc: Proc,
+    _proc: Guard,
     _dir: tempfile::TempDir,
     pub info: SandboxInfo,
     pub chain_id: ChainId,
@@ -144,7 +279,7 @@ impl Chain {
         ])
         .arg("--info")
         .arg(&info_path);
-        let proc = Proc::spawn(cmd, "daas-sandbox");
+        let proc = spawn(cmd, "daas-sandbox");
         let text = wait_for(
             WAIT,
             "the sandbox --info file",
@@ -153,7 +288,7 @@ impl Chain {
                     .ok()
                     .filter(|t| t.ends_with('}'))
             },
-            || proc.text(),
+            || proc.logs().text(),
         )
         .await;
         let info: SandboxInfo = serde_json::from_str(&text).unwrap();
@@ -377,6 +512,24 @@ impl Chain {
         .await;
     }
 
+    /// `activate_worker` by the master (→ Active), as it does once the Node is Ready.
+    pub async fn activate(&self, worker: &Registered) {
+        let w = self.worker(worker.id).await.expect("worker");
+        let cap = self
+            .client
+            .object(self.info.master_cap_id)
+            .await
+            .unwrap()
+            .expect("MasterCap")
+            .object_ref();
+        self.call(
+            &self.master,
+            "activate_worker",
+            vec![Arg::Cap(cap), Arg::Worker(Self::shared(&w))],
+        )
+        .await;
+    }
+
     /// `request_unstake` by the owner (→ Leaving).
     pub async fn request_unstake(&self, worker: &Registered) {
         let w = self.worker(worker.id).await.expect("worker");
@@ -575,105 +728,6 @@ fn rewrite_worker(result: &mut serde_json::Value, how: &Rewrite) {
     result["data"]["bcs"]["bcsBytes"] = b64.encode(bcs::to_bytes(&w).unwrap()).into();
 }
 
-/// A child process in its own process group, its stdout+stderr collected, the whole
-/// group killed on drop.
-pub struct Proc {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-    name: String,
-}
-
-impl Proc {
-    pub fn spawn(mut cmd: Command, name: &str) -> Proc {
-        cmd.process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawning {name}: {e}"));
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let lines = Arc::clone(&lines);
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines() {
-                    let Ok(line) = line else { break };
-                    lines.lock().unwrap().push(line);
-                }
-            });
-        }
-        Proc {
-            child,
-            lines,
-            name: name.into(),
-        }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    pub fn lines(&self) -> Vec<String> {
-        self.lines.lock().unwrap().clone()
-    }
-
-    pub fn text(&self) -> String {
-        format!("--- {} output ---\n{}", self.name, self.lines().join("\n"))
-    }
-
-    pub fn count(&self, needle: &str) -> usize {
-        self.lines().iter().filter(|l| l.contains(needle)).count()
-    }
-
-    pub fn signal(&self, sig: rustix::process::Signal) {
-        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).unwrap();
-        let _ = rustix::process::kill_process(pid, sig);
-    }
-
-    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.try_wait().unwrap()
-    }
-
-    pub async fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(s) = self.try_wait() {
-                return s;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "{} did not exit within {timeout:?}\n{}",
-                    self.name,
-                    self.text()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if let Some(pid) = rustix::process::Pid::from_raw(self.child.id() as i32) {
-            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The systemd side of `NOTIFY_SOCKET`: a datagram socket the test binds.
 pub struct Systemd {
     pub path: PathBuf,
@@ -741,7 +795,7 @@ pub struct Agent {
     pub metrics_file: PathBuf,
     pub k3s_data_dir: PathBuf,
     pub systemd: Systemd,
-    pub proc: Option<Proc>,
+    pub proc: Option<Guard>,
     pub env: BTreeMap<String, String>,
 }
 
@@ -777,10 +831,6 @@ impl Setup {
             extra: String::new(),
         }
     }
-}
-
-pub fn agent_binary() -> &'static str {
-    env!("CARGO_BIN_EXE_daas-agent")
 }
 
 /// Runs `daas-agent` with `args` to completion.
@@ -947,15 +997,22 @@ jitter_percent = 10
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
-        self.proc = Some(Proc::spawn(cmd, "daas-agent"));
+        self.proc = Some(spawn(cmd, "daas-agent"));
     }
 
-    pub fn proc(&self) -> &Proc {
+    pub fn proc(&self) -> &Guard {
         self.proc.as_ref().expect("agent running")
     }
 
+    /// Lines the agent printed containing `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.proc().logs().count(needle)
+    }
+
     pub fn log(&self) -> String {
-        self.proc.as_ref().map_or_else(String::new, Proc::text)
+        self.proc
+            .as_ref()
+            .map_or_else(String::new, |p| format!("--- daas-agent output ---\n{}", p.logs().text()))
     }
 
     pub fn status(&self) -> Option<Status> {
@@ -978,7 +1035,7 @@ jitter_percent = 10
         wait_for(
             WAIT,
             &format!("a log line with {needle:?}"),
-            || self.proc().lines().into_iter().find(|l| l.contains(needle)),
+            || self.proc().logs().lines().into_iter().find(|l| l.contains(needle)),
             || self.log(),
         )
         .await
@@ -986,15 +1043,15 @@ jitter_percent = 10
 
     /// SIGTERM, and the exit status.
     pub async fn stop(&mut self) -> std::process::ExitStatus {
-        let mut p = self.proc.take().expect("running");
-        p.signal(rustix::process::Signal::TERM);
-        let s = p.wait_exit(WAIT).await;
-        self.proc = Some(p);
-        s
+        let p = self.proc.as_mut().expect("running");
+        if let Some(pid) = rustix::process::Pid::from_raw(p.pid() as i32) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        }
+        p.wait_exit(WAIT, "daas-agent after SIGTERM").await
     }
 
     /// Forgets the exited process (keeping its files) so it can be started again.
-    pub fn reset(&mut self) -> Proc {
+    pub fn reset(&mut self) -> Guard {
         self.proc.take().expect("was started")
     }
 }

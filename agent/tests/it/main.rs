@@ -3,6 +3,8 @@
 //! `daas-k3s agent` as the supervised k3s), with real signals, real `NOTIFY_SOCKET`
 //! sockets and real file modes. The tests play the master's part (see `harness`).
 
+mod ca;
 mod cli;
 mod harness;
+mod k3s;
 mod refusals;

@@ -47,7 +47,7 @@ async fn refused_for_good(agent: &Agent, marker: &std::path::Path, needle: &str)
     assert_eq!(s.k3s.pid, None);
     assert!(s.token_version.is_none());
     assert!(!agent.token_file.exists(), "a token file was written");
-    let lines = agent.proc().count(needle);
+    let lines = agent.count(needle);
     assert_eq!(lines, 1, "the reason must be logged once:\n{}", agent.log());
 }
 
