@@ -4,8 +4,10 @@
 //! the k3s stand-in (`daas-k3s server` and `daas-k3s agent`).
 
 mod conformance;
+mod fidelity;
 mod k3s_join;
 mod k3s_server;
 mod persistence;
 mod scenarios;
 mod world;
+mod write_path;
