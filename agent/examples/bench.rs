@@ -41,8 +41,12 @@ fn vm_rss_kib(pid: u32) -> u64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let runs: usize = args.next().map_or(30, |a| a.parse().expect("RUNS is a number"));
-    let poll_ms: u64 = args.next().map_or(500, |a| a.parse().expect("POLL_MS is a number"));
+    let runs: usize = args
+        .next()
+        .map_or(30, |a| a.parse().expect("RUNS is a number"));
+    let poll_ms: u64 = args
+        .next()
+        .map_or(500, |a| a.parse().expect("POLL_MS is a number"));
     if let Ok(bin) = std::env::var("DAAS_AGENT_BIN") {
         harness::set_agent_binary(bin.into());
     }
@@ -52,7 +56,11 @@ async fn main() {
     let mut last: Option<(Agent, harness::Registered, u64)> = None;
     for i in 0..runs {
         let mut agent = Agent::new();
-        let (node_id, seal) = agent.init(&format!("bench-{i}"), &chain.info.registry_id, &chain.owner(i % 2));
+        let (node_id, seal) = agent.init(
+            &format!("bench-{i}"),
+            &chain.info.registry_id,
+            &chain.owner(i % 2),
+        );
         let worker = chain.register(i % 2, &node_id, &seal).await;
         // The k3s binary: a wrapper that stamps its start (ns) and execs the stand-in.
         let stamp = agent.root.path().join("k3s.started");
@@ -70,17 +78,29 @@ async fn main() {
         let mut setup = Setup::new(&chain, wrapper);
         setup.pending_ms = poll_ms;
         setup.joined_ms = 10_000;
-        setup.k3s_args = vec!["--data-dir".into(), agent.k3s_data_dir.display().to_string()];
+        setup.k3s_args = vec![
+            "--data-dir".into(),
+            agent.k3s_data_dir.display().to_string(),
+        ];
         agent.write_config(&setup);
         agent.start();
         agent
-            .wait_status("watching", |s| s.phase == daas_agent::status::Phase::WaitingForToken)
+            .wait_status("watching", |s| {
+                s.phase == daas_agent::status::Phase::WaitingForToken
+            })
             .await;
         let version = chain.next_version(worker.id).await;
         let token = cluster.mint(&node_id, worker.id, version, HOUR).await;
         let secret = cluster.secret(token, &NodePassword::generate());
         // Sealed before the clock starts: the master's work is not the agent's.
-        let env = chain.seal(&worker, &agent.sealing_public(), &chain.envelope_key, version, chain.chain_now().await + HOUR, &secret);
+        let env = chain.seal(
+            &worker,
+            &agent.sealing_public(),
+            &chain.envelope_key,
+            version,
+            chain.chain_now().await + HOUR,
+            &secret,
+        );
         chain.set_join_token(worker.id, &env).await;
         let visible_ns = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -89,7 +109,11 @@ async fn main() {
         let started_ns: u128 = harness::wait_for(
             harness::WAIT,
             "k3s spawned",
-            || std::fs::read_to_string(&stamp).ok().and_then(|s| s.trim().parse().ok()),
+            || {
+                std::fs::read_to_string(&stamp)
+                    .ok()
+                    .and_then(|s| s.trim().parse().ok())
+            },
             || agent.log(),
         )
         .await;
@@ -103,11 +127,15 @@ async fn main() {
         }
     }
     latencies.sort_by(f64::total_cmp);
-    let p = |q: f64| latencies[((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1];
+    let p = |q: f64| {
+        latencies[((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1]
+    };
     let (agent, _worker, version) = last.expect("at least one run");
     // Idle while supervising: joined, then a few seconds without a poll.
     agent
-        .wait_status("joined", |s| s.phase == daas_agent::status::Phase::Joined && s.token_version == Some(version))
+        .wait_status("joined", |s| {
+            s.phase == daas_agent::status::Phase::Joined && s.token_version == Some(version)
+        })
         .await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let pid = agent.proc().pid();
@@ -118,5 +146,8 @@ async fn main() {
         p(0.99),
         latencies[latencies.len() - 1]
     );
-    println!("bench=agent spawn_p99_ms={:.1} poll_ms={poll_ms} rss_kib={rss}", p(0.99));
+    println!(
+        "bench=agent spawn_p99_ms={:.1} poll_ms={poll_ms} rss_kib={rss}",
+        p(0.99)
+    );
 }

@@ -19,28 +19,46 @@ async fn a_cluster_ca_that_does_not_match_the_token_never_starts_k3s() {
     // minted on a reinstalled server, or an envelope pointing at the wrong cluster).
     let good = cluster.mint(&node_id, w.id, 1, HOUR).await;
     let wrong_hash = format!("K10{}::{}", "ab".repeat(32), &good.expose()[69..]);
-    let secret = cluster.secret(JoinToken::new(wrong_hash).unwrap(), &NodePassword::generate());
-    let (version, _) = chain.issue(&w, &agent.sealing_public(), &secret, HOUR).await;
+    let secret = cluster.secret(
+        JoinToken::new(wrong_hash).unwrap(),
+        &NodePassword::generate(),
+    );
+    let (version, _) = chain
+        .issue(&w, &agent.sealing_public(), &secret, HOUR)
+        .await;
     agent.start();
     let s = agent
         .wait_status("the CA mismatch", |s| {
-            s.last_error
-                .as_deref()
-                .is_some_and(|e| e.contains("token CA hash does not match the cluster CA certificate hash"))
+            s.last_error.as_deref().is_some_and(|e| {
+                e.contains("token CA hash does not match the cluster CA certificate hash")
+            })
         })
         .await;
     let e = s.last_error.unwrap();
     assert!(e.contains(&format!("token version {version}")), "{e}");
     // The agent names both hashes: the token's, and the served CA's (the cluster's).
-    assert!(e.contains(&"ab".repeat(32)) && e.contains(&cluster.ca_prefix[3..]), "{e}");
+    assert!(
+        e.contains(&"ab".repeat(32)) && e.contains(&cluster.ca_prefix[3..]),
+        "{e}"
+    );
     let seen = s.last_chain_contact_ms.unwrap();
     agent
-        .wait_status("more polls", |s| s.last_chain_contact_ms.is_some_and(|t| t >= seen + 600))
+        .wait_status("more polls", |s| {
+            s.last_chain_contact_ms.is_some_and(|t| t >= seen + 600)
+        })
         .await;
     assert!(!marker.exists(), "k3s was started");
     assert!(!agent.token_file.exists());
-    assert!(!agent.node_password_file.exists(), "nothing is written for a refused envelope");
-    assert_eq!(agent.count("token CA hash does not match"), 1, "logged once:\n{}", agent.log());
+    assert!(
+        !agent.node_password_file.exists(),
+        "nothing is written for a refused envelope"
+    );
+    assert_eq!(
+        agent.count("token CA hash does not match"),
+        1,
+        "logged once:\n{}",
+        agent.log()
+    );
     assert_eq!(agent.stop().await.code(), Some(0));
 }
 
@@ -57,16 +75,24 @@ async fn a_replayed_older_envelope_is_refused_after_a_restart() {
     let pw = NodePassword::generate();
     // v1: verified, CA checked, (the fake) k3s started with it.
     let t1 = cluster.mint(&node_id, w.id, 1, HOUR).await;
-    let (v1, env1) = chain.issue(&w, &sealing, &cluster.secret(t1, &pw), HOUR).await;
+    let (v1, env1) = chain
+        .issue(&w, &sealing, &cluster.secret(t1, &pw), HOUR)
+        .await;
     agent.start();
-    agent.wait_status("k3s started with v1", |s| s.token_version == Some(v1)).await;
+    agent
+        .wait_status("k3s started with v1", |s| s.token_version == Some(v1))
+        .await;
     assert_eq!(agent.stop().await.code(), Some(0));
     agent.reset();
     // v2 replaces it on chain; the agent uses it.
     let t2 = cluster.mint(&node_id, w.id, 2, HOUR).await;
-    let (v2, _) = chain.issue(&w, &sealing, &cluster.secret(t2, &pw), HOUR).await;
+    let (v2, _) = chain
+        .issue(&w, &sealing, &cluster.secret(t2, &pw), HOUR)
+        .await;
     agent.start();
-    agent.wait_status("k3s started with v2", |s| s.token_version == Some(v2)).await;
+    agent
+        .wait_status("k3s started with v2", |s| s.token_version == Some(v2))
+        .await;
     assert_eq!(agent.stop().await.code(), Some(0));
     agent.reset();
     assert_eq!(std::fs::read_to_string(&marker).unwrap().lines().count(), 2);
@@ -79,11 +105,21 @@ async fn a_replayed_older_envelope_is_refused_after_a_restart() {
     agent.start();
     let s = agent
         .wait_status("the replay refused", |s| {
-            s.last_error.as_deref().is_some_and(|e| e.contains("refusing a replay"))
+            s.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("refusing a replay"))
         })
         .await;
-    assert!(s.last_error.unwrap().contains(&format!("lower than version {v2}")));
-    assert_eq!(std::fs::read_to_string(&marker).unwrap().lines().count(), 2, "k3s started again");
+    assert!(
+        s.last_error
+            .unwrap()
+            .contains(&format!("lower than version {v2}"))
+    );
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap().lines().count(),
+        2,
+        "k3s started again"
+    );
     assert!(s.k3s.pid.is_none());
     agent.stop().await;
 }

@@ -22,7 +22,7 @@ use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use daas_agent::status::Status;
 use daas_protocol::chain::{
@@ -122,13 +122,17 @@ impl Cluster {
     pub async fn start() -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(k3s_binary());
-        cmd.args(["server", "--bind-address", "127.0.0.1", "--https-listen-port", "0", "--data-dir"])
-            .arg(dir.path());
+        cmd.args([
+            "server",
+            "--bind-address",
+            "127.0.0.1",
+            "--https-listen-port",
+            "0",
+            "--data-dir",
+        ])
+        .arg(dir.path());
         let proc = spawn(cmd, "daas-k3s server");
-        let line = proc
-            .logs()
-            .wait_for("daas-k3s server is ready", WAIT)
-            .await;
+        let line = proc.logs().wait_for("daas-k3s server is ready", WAIT).await;
         let field = |k: &str| {
             line.split_whitespace()
                 .find_map(|w| w.strip_prefix(k))
@@ -139,7 +143,10 @@ impl Cluster {
         let kubeconfig = PathBuf::from(field("kubeconfig="));
         let token = std::fs::read_to_string(field("token=")).unwrap();
         let ca_prefix = token.trim().split("::").next().unwrap().to_string();
-        assert!(ca_prefix.starts_with("K10") && ca_prefix.len() == 67, "{ca_prefix}");
+        assert!(
+            ca_prefix.starts_with("K10") && ca_prefix.len() == 67,
+            "{ca_prefix}"
+        );
         Cluster {
             _proc: proc,
             _dir: dir,
@@ -160,12 +167,21 @@ impl Cluster {
 
     /// Mints a bootstrap token the way DESIGN §10 says the master does (the Secret
     /// `k3s token create` would make, plus the k8s-daas labels), valid for `ttl_ms`.
-    pub async fn mint(&self, node_id: &NodeId, worker: ObjectId, version: u64, ttl_ms: u64) -> JoinToken {
+    pub async fn mint(
+        &self,
+        node_id: &NodeId,
+        worker: ObjectId,
+        version: u64,
+        ttl_ms: u64,
+    ) -> JoinToken {
         use k8s_openapi::api::core::v1::Secret;
         let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789";
         let mut raw = [0u8; 22];
         getrandom::fill(&mut raw).unwrap();
-        let chars: String = raw.iter().map(|b| alphabet[*b as usize % alphabet.len()] as char).collect();
+        let chars: String = raw
+            .iter()
+            .map(|b| alphabet[*b as usize % alphabet.len()] as char)
+            .collect();
         let (id, secret) = chars.split_at(6);
         let expiration = daas_agent::status::iso8601(now_ms() + ttl_ms);
         let s: Secret = serde_json::from_value(serde_json::json!({
@@ -191,7 +207,9 @@ impl Cluster {
         }))
         .unwrap();
         let api: kube::Api<Secret> = kube::Api::namespaced(self.client().await, "kube-system");
-        api.create(&kube::api::PostParams::default(), &s).await.unwrap();
+        api.create(&kube::api::PostParams::default(), &s)
+            .await
+            .unwrap();
         JoinToken::new(format!("{}::{id}.{secret}", self.ca_prefix)).unwrap()
     }
 
@@ -227,16 +245,22 @@ impl Cluster {
             .await
             .unwrap()
             .and_then(|s| s.data)
-            .and_then(|d| d.get("hash").map(|h| String::from_utf8_lossy(&h.0).into_owned()))
+            .and_then(|d| {
+                d.get("hash")
+                    .map(|h| String::from_utf8_lossy(&h.0).into_owned())
+            })
     }
 
     /// Deletes the bootstrap token of `token` (as the master does once the node is up).
     pub async fn delete_token(&self, token: &JoinToken) {
         use k8s_openapi::api::core::v1::Secret;
         let api: kube::Api<Secret> = kube::Api::namespaced(self.client().await, "kube-system");
-        api.delete(&format!("bootstrap-token-{}", token.token_id()), &Default::default())
-            .await
-            .unwrap();
+        api.delete(
+            &format!("bootstrap-token-{}", token.token_id()),
+            &Default::default(),
+        )
+        .await
+        .unwrap();
     }
 }
 
@@ -1010,9 +1034,9 @@ jitter_percent = 10
     }
 
     pub fn log(&self) -> String {
-        self.proc
-            .as_ref()
-            .map_or_else(String::new, |p| format!("--- daas-agent output ---\n{}", p.logs().text()))
+        self.proc.as_ref().map_or_else(String::new, |p| {
+            format!("--- daas-agent output ---\n{}", p.logs().text())
+        })
     }
 
     pub fn status(&self) -> Option<Status> {
@@ -1035,7 +1059,13 @@ jitter_percent = 10
         wait_for(
             WAIT,
             &format!("a log line with {needle:?}"),
-            || self.proc().logs().lines().into_iter().find(|l| l.contains(needle)),
+            || {
+                self.proc()
+                    .logs()
+                    .lines()
+                    .into_iter()
+                    .find(|l| l.contains(needle))
+            },
             || self.log(),
         )
         .await
