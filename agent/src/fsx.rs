@@ -45,7 +45,8 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> FsError + '_ {
     }
 }
 
-fn parent(path: &Path) -> &Path {
+/// The directory `path` is in (`.` for a bare file name).
+pub(crate) fn parent(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

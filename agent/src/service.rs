@@ -344,8 +344,9 @@ impl Service {
             tracing::warn!(error = %e, "writing the status file failed");
         }
         if let Some(m) = &self.cfg.metrics_file
-            && let Err(e) =
+            && let Err(e) = fsx::ensure_dir(fsx::parent(m), 0o755).and_then(|()| {
                 fsx::write_atomic(m, crate::metrics::render(&self.status).as_bytes(), 0o644)
+            })
         {
             tracing::warn!(error = %e, "writing the metrics file failed");
         }

@@ -254,6 +254,12 @@ impl Watcher {
             Err(e) => return Verdict::Unreachable(format!("reading the registry: {e}")),
         };
         out.chain_time_ms = self.chain_time().await;
+        // Expiry is judged by the newest time known, this poll's chain time included:
+        // after a restart the persisted chain time can be minutes old.
+        let input = &PollInput {
+            now_ms: input.now_ms.max(out.chain_time_ms.unwrap_or(0)),
+            ..input.clone()
+        };
         let cert = self.pin.accept(&registry.envelope_key_cert);
         if let Ok(c) = &cert {
             out.certified = Some(*c);

@@ -220,8 +220,15 @@ async fn joins_with_the_sealed_token_which_never_leaves_its_0600_file() {
     );
     // systemd saw READY=1 while waiting (not after the join), then the human lines.
     let statuses = w.agent.systemd.statuses();
-    let first = w.agent.systemd.messages().into_iter().next().unwrap();
-    assert!(first.starts_with("READY=1\n"), "{first}");
+    let messages = w.agent.systemd.messages();
+    let ready = messages.iter().position(|m| m.starts_with("READY=1\n"));
+    let started = messages
+        .iter()
+        .position(|m| m.contains("STATUS=k3s started"));
+    assert!(
+        ready.is_some() && started.is_some() && ready < started,
+        "READY=1 must come once watching, before k3s starts: {messages:?}"
+    );
     assert!(
         statuses
             .iter()
@@ -394,8 +401,16 @@ async fn a_revocation_two_endpoints_agree_on_stops_k3s_and_runs_the_teardown() {
 async fn a_single_lying_endpoint_does_not_take_the_board_down() {
     let mut w = World::new("liar").await;
     let liar = Proxy::start(&w.chain.info.rpc_url).await;
-    // The liar is asked first (failover order), the honest node second; quorum 2.
-    w.setup.endpoints = vec![liar.url.clone(), w.chain.info.rpc_url.clone()];
+    // Three providers, one of them lying; quorum 2. Requests go round-robin over the
+    // endpoints, so with three the Worker read lands on the liar every few polls
+    // (with two, an even number of reads per poll could always miss it).
+    let honest = Proxy::start(&w.chain.info.rpc_url).await;
+    w.setup.endpoints = vec![
+        liar.url.clone(),
+        w.chain.info.rpc_url.clone(),
+        honest.url.clone(),
+    ];
+    w.setup.quorum = Some(2);
     w.agent.write_config(&w.setup);
     let (v, _) = w.issue(HOUR).await;
     w.agent.start();
@@ -430,7 +445,7 @@ async fn a_single_lying_endpoint_does_not_take_the_board_down() {
         "logged once:\n{}",
         w.agent.log()
     );
-    // When the chain really moves and both endpoints say so, it stops.
+    // When the chain really moves and every endpoint says so, it stops.
     liar.set(w.worker.id, Rewrite::None);
     w.chain.request_unstake(&w.worker).await;
     let s = w
