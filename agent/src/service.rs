@@ -68,8 +68,8 @@ struct InUse {
     worker_id: ObjectId,
     token_version: u64,
     server: String,
-    /// The opened envelope; `None` when k3s restarts on its kept certificate.
-    secret: Option<JoinSecret>,
+    /// The opened envelope.
+    secret: JoinSecret,
     redactor: Redactor,
 }
 
@@ -172,6 +172,16 @@ pub async fn run(
     svc.main_loop(events_rx, shutdown).await;
     svc.shut_down().await;
     Ok(())
+}
+
+/// Hides the token, its secret part and the node password in k3s's output.
+fn redactor_for(secret: &JoinSecret) -> Redactor {
+    let token = secret.token.expose();
+    Redactor::new([
+        token.to_string(),
+        token.rsplit('.').next().unwrap_or_default().to_string(),
+        secret.node_password.expose().to_string(),
+    ])
 }
 
 async fn tick(interval: &mut Option<tokio::time::Interval>) {
@@ -431,10 +441,7 @@ impl Service {
                 }
             }
             Verdict::Join(plan) => self.join(*plan).await,
-            Verdict::Rejoin {
-                worker_id,
-                token_version,
-            } => self.rejoin(worker_id, token_version),
+            Verdict::Rejoin(plan) => self.rejoin(*plan),
             Verdict::Revoked(cs) => self.revoke(cs).await,
             Verdict::Unconfirmed { claimed, detail } => {
                 let msg = format!(
@@ -470,22 +477,12 @@ impl Service {
         self.restart_at = None;
         self.refused = None;
         self.logged.clear();
-        let redactor = Redactor::new([
-            secret.token.expose().to_string(),
-            secret
-                .token
-                .expose()
-                .rsplit('.')
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-            secret.node_password.expose().to_string(),
-        ]);
+        let redactor = redactor_for(&secret);
         self.current = Some(InUse {
             worker_id,
             token_version,
             server: secret.server.clone(),
-            secret: Some(secret),
+            secret,
             redactor,
         });
         self.status.envelope_expires_at_ms = Some(expires_at_ms);
@@ -500,22 +497,27 @@ impl Service {
     }
 
     /// k3s joined with this very envelope before, which has expired since: start it
-    /// without a token, on the kubelet certificate it kept.
-    fn rejoin(&mut self, worker_id: ObjectId, token_version: u64) {
-        let Some(joined) = self.state.joined.clone() else {
-            return;
-        };
+    /// again with the same token (it authenticates with the kubelet certificate it
+    /// kept; the token only passes k3s's own checks).
+    fn rejoin(&mut self, plan: JoinPlan) {
         if self.child.is_some() || self.restart_at.is_some() {
             return;
         }
-        tracing::info!(worker = %worker_id, token_version, server = %joined.server, "the envelope k3s joined with has expired: restarting k3s on its kept certificate, without a token");
+        let JoinPlan {
+            worker_id,
+            token_version,
+            expires_at_ms,
+            secret,
+        } = plan;
+        tracing::info!(worker = %worker_id, token_version, server = %secret.server, "the envelope k3s joined with has expired: restarting k3s with it, on the kubelet certificate k3s kept");
         self.current = Some(InUse {
             worker_id,
             token_version,
-            server: joined.server,
-            secret: None,
-            redactor: Redactor::default(),
+            server: secret.server.clone(),
+            redactor: redactor_for(&secret),
+            secret,
         });
+        self.status.envelope_expires_at_ms = Some(expires_at_ms);
         self.start_child();
     }
 
@@ -524,19 +526,18 @@ impl Service {
         let Some(cur) = &self.current else { return };
         let k = &self.cfg.k3s;
         let result = (|| -> anyhow::Result<Child> {
-            if let Some(secret) = &cur.secret {
-                let pw = &k.node_password_file;
-                if let Some(dir) = pw.parent() {
-                    fsx::ensure_dir(dir, 0o700)?;
-                }
-                fsx::write_atomic(pw, secret.node_password.expose().as_bytes(), 0o600)?;
-                fsx::ensure_private_dir(&self.cfg.private_dir())?;
-                fsx::write_atomic(&k.token_file, secret.token.expose().as_bytes(), 0o600)?;
+            let secret = &cur.secret;
+            let pw = &k.node_password_file;
+            if let Some(dir) = pw.parent() {
+                fsx::ensure_dir(dir, 0o700)?;
             }
+            fsx::write_atomic(pw, secret.node_password.expose().as_bytes(), 0o600)?;
+            fsx::ensure_private_dir(&self.cfg.private_dir())?;
+            fsx::write_atomic(&k.token_file, secret.token.expose().as_bytes(), 0o600)?;
             let spec = Spec {
                 binary: k.binary.clone(),
                 server: cur.server.clone(),
-                token_file: cur.secret.as_ref().map(|_| k.token_file.clone()),
+                token_file: Some(k.token_file.clone()),
                 node_name: self.status.node_id.clone(),
                 extra_args: k.args.clone(),
             };

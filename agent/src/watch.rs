@@ -128,14 +128,11 @@ pub enum Verdict {
     /// A new envelope passed every check.
     Join(Box<JoinPlan>),
     /// The envelope k3s already joined with has expired since (the agent restarted
-    /// after its expiry): start k3s without a token — it authenticates with the
-    /// kubelet certificate it kept from that join, as k3s does when no token is given.
-    Rejoin {
-        /// The Worker.
-        worker_id: ObjectId,
-        /// The token_version k3s joined with.
-        token_version: u64,
-    },
+    /// after its expiry): start k3s again with that same token. k3s still needs a
+    /// token (it checks the CA hash with it, and refuses an empty one), but once
+    /// joined it authenticates with the kubelet certificate it kept, so a deleted or
+    /// expired bootstrap token does not stop the restart (K3S.md, k3s-io/k3s#6898).
+    Rejoin(Box<JoinPlan>),
     /// A quorum of endpoints agrees the worker is revoked.
     Revoked(ChainStatus),
     /// The failover read says revoked, but no quorum agrees.
@@ -416,9 +413,21 @@ impl Watcher {
                 if input.joined == Some((id, version))
                     && w.worker.status() == Ok(WorkerStatus::Active) =>
             {
-                return Verdict::Rejoin {
-                    worker_id: id,
-                    token_version: version,
+                let again = OpenPolicy {
+                    now_ms: 0,
+                    ..policy
+                };
+                return match envelope::open(bytes, &ctx, sealing, &again) {
+                    Ok(o) => Verdict::Rejoin(Box::new(JoinPlan {
+                        worker_id: id,
+                        token_version: o.token_version,
+                        expires_at_ms: o.expires_at_ms,
+                        secret: o.secret,
+                    })),
+                    Err(e) => Verdict::Rejected {
+                        token_version: Some(version),
+                        reason: e.to_string(),
+                    },
                 };
             }
             Err(e) => {
