@@ -662,8 +662,8 @@ pub struct Checkpoint {
 /// One entry of an object's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Slot {
-    /// A version.
-    Live(Obj),
+    /// A version (boxed: an object is ten times the size of a tombstone).
+    Live(Box<Obj>),
     /// Deleted: Sui's tombstone reference.
     Deleted(ObjectRef),
 }
@@ -698,7 +698,7 @@ impl Store {
         self.history
             .entry(obj.id)
             .or_default()
-            .push((checkpoint, Slot::Live(obj.clone())));
+            .push((checkpoint, Slot::Live(Box::new(obj.clone()))));
         self.objects.insert(obj.id, obj);
     }
 
@@ -797,7 +797,7 @@ impl<'a> View<'a> {
     /// An object as of the checkpoint.
     pub fn object(&self, id: &ObjectId) -> Option<&'a Obj> {
         match self.entry(id) {
-            Some(Slot::Live(o)) => Some(o),
+            Some(Slot::Live(o)) => Some(&**o),
             _ => None,
         }
     }
