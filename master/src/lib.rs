@@ -19,4 +19,5 @@
 
 pub mod chain;
 pub mod config;
+pub mod db;
 pub mod service;
