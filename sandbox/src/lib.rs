@@ -1,6 +1,7 @@
 //! `daas-sandbox`: the outside world in a box, for k8s-daas tests and the demo — a
 //! Sui full-node stand-in that serves the `k8s_daas::worker_registry` contract over
-//! JSON-RPC (`POST /`) and GraphQL (`POST /graphql`) on 127.0.0.1.
+//! JSON-RPC (`POST /`) and GraphQL (`POST /graphql`) on 127.0.0.1, and ([`k3s`]) a k3s
+//! stand-in, the `daas-k3s` binary.
 //!
 //! Where it runs: in-process in tests ([`Sandbox::start`]) or as the `daas-sandbox
 //! chain` binary. What it must never do: claim to be Sui (it models one contract,
@@ -19,9 +20,12 @@ pub mod graphql;
 pub mod jsonrpc;
 pub mod protocol;
 pub mod resolve;
+pub mod k3s;
 pub mod rules;
 pub mod server;
 pub mod store;
+#[cfg(feature = "testbin")]
+pub mod testbin;
 pub mod value;
 
 pub use faults::Faults;

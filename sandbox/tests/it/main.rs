@@ -4,6 +4,7 @@
 
 mod conformance;
 mod fidelity;
+mod k3s_join;
 mod persistence;
 mod scenarios;
 mod world;
