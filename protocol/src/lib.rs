@@ -48,4 +48,4 @@ pub use keys::{
 };
 pub use node_id::NodeId;
 pub use seal_token::SealToken;
-pub use sui::{SuiKeypair, TransactionDigest, UserSignature};
+pub use sui::{SignatureScheme, SuiKeypair, SuiPublicKey, TransactionDigest, UserSignature};
