@@ -33,7 +33,7 @@ pub use jsonrpc::JsonRpcClient;
 pub use quorum::Quorum;
 pub use registry::{RegistryReader, WorkerObject};
 #[cfg(feature = "tx")]
-pub use submit::{SignedTransaction, Submitter};
+pub use submit::{SignedTransaction, Submitter, gas_coin_spend};
 pub use transport::{ClientConfig, RetryPolicy};
 
 #[cfg(feature = "tx")]
@@ -135,9 +135,81 @@ pub enum ChainError {
         /// Why.
         reason: String,
     },
+    /// The account cannot pay what a transaction takes from its gas coin plus the gas
+    /// budget (the budget is set aside before the first command runs, DESIGN §7).
+    #[error(
+        "account {account} has {} in {coins} coin{}; {} + {}{} gas: fund it with at least {} more",
+        fmt_sui(*balance),
+        if *coins == 1 { "" } else { "s" },
+        spend.describe(),
+        if *gas_is_estimate { "~" } else { "at least " },
+        fmt_sui(*gas),
+        fmt_sui(spend.amount.saturating_add(*gas).saturating_sub(*balance).max(1))
+    )]
+    InsufficientFunds {
+        /// The paying account.
+        account: Address,
+        /// Its SUI balance over the coins that can pay gas (at most 256).
+        balance: u64,
+        /// How many coins that is.
+        coins: usize,
+        /// What the transaction takes from the gas coin.
+        spend: Spend,
+        /// The gas budget it needs (MIST): a dry-run figure (`gas_is_estimate`) or the
+        /// minimum budget when the account cannot even afford a dry run.
+        gas: u64,
+        /// Whether `gas` comes from a dry run (else it is a lower bound).
+        gas_is_estimate: bool,
+    },
     /// Bad client configuration.
     #[error("chain client config: {0}")]
     Config(String),
+}
+
+/// What a transaction takes from its gas coin besides gas (e.g. the `SplitCoins` amounts
+/// of a stake), with a description for messages.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Spend {
+    /// MIST taken from the gas coin by the commands.
+    pub amount: u64,
+    /// What it is for (`"1 SUI stake + 0.1 SUI fee"`); `None` prints the amount.
+    pub what: Option<String>,
+}
+
+impl Spend {
+    /// `amount` MIST taken from the gas coin.
+    pub fn new(amount: u64) -> Self {
+        Spend { amount, what: None }
+    }
+
+    /// The coin a registration splits off the gas coin: the stake plus the fee.
+    pub fn registration(stake: u64, fee: u64) -> Self {
+        Spend {
+            amount: stake.saturating_add(fee),
+            what: Some(format!("{} stake + {} fee", fmt_sui(stake), fmt_sui(fee))),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match &self.what {
+            Some(w) => format!("this transaction needs {w}"),
+            None => format!(
+                "this transaction takes {} from the gas coin",
+                fmt_sui(self.amount)
+            ),
+        }
+    }
+}
+
+/// MIST as SUI for messages: `4.2 SUI`, `0 SUI`, `0.000001 SUI`.
+pub fn fmt_sui(mist: u64) -> String {
+    let whole = mist / 1_000_000_000;
+    let frac = mist % 1_000_000_000;
+    if frac == 0 {
+        return format!("{whole} SUI");
+    }
+    let f = format!("{frac:09}");
+    format!("{whole}.{} SUI", f.trim_end_matches('0'))
 }
 
 impl ChainError {
@@ -534,6 +606,14 @@ pub(crate) fn iso8601_ms(s: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn sui_amounts_print_without_trailing_zeros() {
+        assert_eq!(super::fmt_sui(0), "0 SUI");
+        assert_eq!(super::fmt_sui(4_200_000_000), "4.2 SUI");
+        assert_eq!(super::fmt_sui(5_000_000_000), "5 SUI");
+        assert_eq!(super::fmt_sui(1_000), "0.000001 SUI");
+    }
+
     #[test]
     fn iso8601_parses_to_ms() {
         assert_eq!(super::iso8601_ms("1970-01-01T00:00:00Z"), Some(0));

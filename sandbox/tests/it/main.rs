@@ -6,3 +6,4 @@ mod conformance;
 mod persistence;
 mod scenarios;
 mod world;
+mod write_path;
