@@ -76,6 +76,7 @@ public struct WorkerRegistry has key {
     id: UID,
     workers: Table<String, ID>,
     master_caps: VecSet<ID>,
+    slash_caps: VecSet<ID>,
     envelope_key_cert: vector<u8>,
     min_stake: u64,
     registration_fee: u64,
@@ -99,13 +100,14 @@ public struct Worker has key {
     join_envelope: vector<u8>,
     token_version: u64,
     cooldown_ms: u64,
+    revoke_grace_ms: u64,
     registered_at_ms: u64,
     unlock_at_ms: u64,
 }
 
 /// Registry parameters, certificates and caps.
 public struct AdminCap has key, store { id: UID, registry_id: ID }
-/// Slashing (keep it cold or in a multisig).
+/// Slashing (keep it cold or in a multisig); valid while its id is in `slash_caps`.
 public struct SlashCap has key, store { id: UID, registry_id: ID }
 /// The master's capability; `key` only, so it moves only through this module.
 public struct MasterCap has key { id: UID, registry_id: ID }
@@ -146,12 +148,12 @@ fun create_registry(ctx: &mut TxContext) {
     let id = object::new(ctx);
     let registry_id = id.to_inner();
     let master = MasterCap { id: object::new(ctx), registry_id };
-    let mut master_caps = vec_set::empty();
-    master_caps.insert(object::id(&master));
+    let slasher = SlashCap { id: object::new(ctx), registry_id };
     let registry = WorkerRegistry {
         id,
         workers: table::new(ctx),
-        master_caps,
+        master_caps: vec_set::singleton(object::id(&master)),
+        slash_caps: vec_set::singleton(object::id(&slasher)),
         envelope_key_cert: vector[],
         min_stake: DEFAULT_MIN_STAKE,
         registration_fee: 0,
@@ -164,7 +166,7 @@ fun create_registry(ctx: &mut TxContext) {
     };
     transfer::share_object(registry);
     transfer::public_transfer(AdminCap { id: object::new(ctx), registry_id }, ctx.sender());
-    transfer::public_transfer(SlashCap { id: object::new(ctx), registry_id }, ctx.sender());
+    transfer::public_transfer(slasher, ctx.sender());
     transfer::transfer(master, ctx.sender());
 }
 
@@ -261,7 +263,8 @@ fun check_admin(registry: &WorkerRegistry, cap: &AdminCap) {
 
 /// Anyone: stakes `payment` (≥ min_stake + registration_fee; the fee goes to the
 /// treasury) and registers `node_id` with the device's `seal_token`, verified here.
-/// Aborts 1 (stake), 5 (node_id), 2 (taken), 4 (seal token).
+/// Checks in this order: 1 (stake; never an overflow), 5 (node_id syntax), 2 (taken),
+/// then the seal token: 4 (length, version), 5 (fingerprint), 4 (signature).
 public fun stake_and_register_worker(
     registry: &mut WorkerRegistry,
     payment: Coin<SUI>,
@@ -271,7 +274,8 @@ public fun stake_and_register_worker(
     ctx: &mut TxContext,
 ) {
     let amount = payment.value();
-    assert!(amount >= registry.min_stake + registry.registration_fee, EInsufficientStake);
+    // payment − min_stake ≥ fee, so a huge fee or min_stake aborts 1, never overflows
+    assert!(amount >= registry.min_stake && amount - registry.min_stake >= registry.registration_fee, EInsufficientStake);
     let fp = check_node_id(&node_id);
     assert!(!registry.workers.contains(node_id), EWorkerAlreadyExists);
     let owner = ctx.sender();
@@ -292,6 +296,7 @@ public fun stake_and_register_worker(
         join_envelope: vector[],
         token_version: 0,
         cooldown_ms: registry.cooldown_ms,
+        revoke_grace_ms: registry.revoke_grace_ms,
         registered_at_ms: now,
         unlock_at_ms: 0,
     };
@@ -314,7 +319,8 @@ public fun request_join_token(worker: &mut Worker, clock: &Clock, ctx: &TxContex
 }
 
 /// Owner: a new sealing key for the same identity key (4 otherwise); Pending, envelope
-/// cleared, token_version kept.
+/// cleared, token_version + 1, so an envelope still in flight to the old sealing key
+/// (made for the old token_version + 1) is skipped as a version race.
 public fun rotate_seal_token(registry: &WorkerRegistry, worker: &mut Worker, seal_token: vector<u8>, clock: &Clock, ctx: &TxContext) {
     assert!(worker.owner == ctx.sender(), EUnauthorized);
     assert!(worker.registry_id == object::id(registry), EWrongRegistry);
@@ -326,6 +332,7 @@ public fun rotate_seal_token(registry: &WorkerRegistry, worker: &mut Worker, sea
     check_seal_token(object::id(registry), ctx.sender(), &worker.node_id, &fp, &seal_token);
     worker.seal_token = seal_token;
     worker.join_envelope = vector[];
+    worker.token_version = worker.token_version + 1;
     if (s != STATUS_PENDING) set_status(worker, STATUS_PENDING, clock);
     event::emit(SealTokenRotatedEvent {
         registry_id: worker.registry_id, worker_id: object::id(worker), node_id: worker.node_id, seal_token: worker.seal_token,
@@ -342,9 +349,10 @@ public fun request_unstake(worker: &mut Worker, clock: &Clock, ctx: &TxContext) 
     set_status(worker, STATUS_LEAVING, clock);
 }
 
-/// Owner: after Revoked and the cooldown, or Leaving/Slashed and cooldown + grace
-/// (a dead master cannot hold stakes hostage). Deletes the Worker, frees the node_id,
-/// pays the stake back. Aborts 6, 7, 9.
+/// Owner: after Revoked and the cooldown, or Leaving/Slashed and cooldown + the
+/// Worker's own revoke grace (a dead master cannot hold stakes hostage; a later
+/// registry change never lengthens a running exit). Deletes the Worker, frees the
+/// node_id, pays the stake back. Aborts 6, 8, 9, 7.
 public fun withdraw_stake(registry: &mut WorkerRegistry, worker: Worker, clock: &Clock, ctx: &mut TxContext) {
     assert!(worker.owner == ctx.sender(), EUnauthorized);
     assert!(worker.registry_id == object::id(registry), EWrongRegistry);
@@ -353,11 +361,11 @@ public fun withdraw_stake(registry: &mut WorkerRegistry, worker: Worker, clock: 
     if (s == STATUS_REVOKED) {
         assert!(now >= worker.unlock_at_ms, ECooldownNotOver);
     } else if (s == STATUS_LEAVING || s == STATUS_SLASHED) {
-        assert!(now >= worker.unlock_at_ms + registry.revoke_grace_ms, ECooldownNotOver);
+        assert!(now >= worker.unlock_at_ms + worker.revoke_grace_ms, ECooldownNotOver);
     } else {
         abort EInvalidStatus
     };
-    let Worker { id, registry_id, node_id, owner, stake, status: _, seal_token: _, join_envelope: _, token_version: _, cooldown_ms: _, registered_at_ms: _, unlock_at_ms: _ } = worker;
+    let Worker { id, registry_id, node_id, owner, stake, status: _, seal_token: _, join_envelope: _, token_version: _, cooldown_ms: _, revoke_grace_ms: _, registered_at_ms: _, unlock_at_ms: _ } = worker;
     let worker_id = id.to_inner();
     id.delete();
     let _: ID = registry.workers.remove(node_id);
@@ -421,10 +429,11 @@ public fun confirm_revoked(registry: &WorkerRegistry, cap: &MasterCap, worker: &
 // === Slashing ===
 
 /// SlashCap: moves up to `amount` of the stake to the treasury; Slashed, unlock set.
-/// Aborts 8 (other registry), 11 (reason > 256 bytes), 7 (Revoked).
+/// Aborts 8 (other registry), 12 (revoked SlashCap), 11 (reason > 256 bytes), 7 (Revoked).
 public fun slash(registry: &mut WorkerRegistry, cap: &SlashCap, worker: &mut Worker, amount: u64, reason: String, clock: &Clock) {
     let rid = object::id(registry);
     assert!(cap.registry_id == rid && worker.registry_id == rid, EWrongRegistry);
+    assert!(registry.slash_caps.contains(&object::id(cap)), ECapRevoked);
     assert!(reason.length() <= MAX_SLASH_REASON_LEN, EInvalidParameter);
     let s = worker.status;
     assert!(s == STATUS_PENDING || s == STATUS_TOKEN_ISSUED || s == STATUS_ACTIVE || s == STATUS_LEAVING, EInvalidStatus);
@@ -503,10 +512,19 @@ public fun revoke_master_cap(registry: &mut WorkerRegistry, cap: &AdminCap, cap_
     event::emit(MasterCapChangedEvent { registry_id: object::id(registry), cap_id, valid: false, timestamp_ms: clock.timestamp_ms() });
 }
 
-/// AdminCap: another SlashCap for `recipient` (a multisig, say).
-public fun issue_slash_cap(registry: &WorkerRegistry, cap: &AdminCap, recipient: address, ctx: &mut TxContext) {
+/// AdminCap: another valid SlashCap for `recipient` (a multisig, say).
+public fun issue_slash_cap(registry: &mut WorkerRegistry, cap: &AdminCap, recipient: address, ctx: &mut TxContext) {
     check_admin(registry, cap);
-    transfer::public_transfer(SlashCap { id: object::new(ctx), registry_id: object::id(registry) }, recipient);
+    let slasher = SlashCap { id: object::new(ctx), registry_id: object::id(registry) };
+    registry.slash_caps.insert(object::id(&slasher));
+    transfer::public_transfer(slasher, recipient);
+}
+
+/// AdminCap: cancels a SlashCap (slashing with it then aborts 12; an unknown id aborts 11).
+public fun revoke_slash_cap(registry: &mut WorkerRegistry, cap: &AdminCap, cap_id: ID) {
+    check_admin(registry, cap);
+    assert!(registry.slash_caps.contains(&cap_id), EInvalidParameter);
+    registry.slash_caps.remove(&cap_id);
 }
 
 /// AdminCap: pays `amount` of fees and slashes to `recipient` (11 above the treasury).
@@ -534,6 +552,8 @@ public fun worker_stake(worker: &Worker): u64 { worker.stake.value() }
 public fun worker_unlock_at_ms(worker: &Worker): u64 { worker.unlock_at_ms }
 /// The worker's cooldown, copied at registration.
 public fun worker_cooldown_ms(worker: &Worker): u64 { worker.cooldown_ms }
+/// The worker's revoke grace, copied at registration.
+public fun worker_revoke_grace_ms(worker: &Worker): u64 { worker.revoke_grace_ms }
 /// The seal token.
 public fun worker_seal_token(worker: &Worker): vector<u8> { worker.seal_token }
 /// The Worker id of `node_id`; aborts 3 when none.
@@ -551,10 +571,20 @@ public fun total_stake(registry: &WorkerRegistry): u64 { registry.total_stake }
 public fun total_workers(registry: &WorkerRegistry): u64 { registry.total_workers }
 /// The envelope-key certificate (empty until set).
 public fun envelope_key_cert(registry: &WorkerRegistry): vector<u8> { registry.envelope_key_cert }
-/// Minimum stake.
+/// Minimum stake (MIST).
 public fun min_stake(registry: &WorkerRegistry): u64 { registry.min_stake }
+/// Registration fee (MIST).
+public fun registration_fee(registry: &WorkerRegistry): u64 { registry.registration_fee }
 /// Cooldown for new workers.
 public fun cooldown_ms(registry: &WorkerRegistry): u64 { registry.cooldown_ms }
+/// Revoke grace for new workers.
+public fun revoke_grace_ms(registry: &WorkerRegistry): u64 { registry.revoke_grace_ms }
+/// Longest envelope lifetime.
+public fun max_envelope_ttl_ms(registry: &WorkerRegistry): u64 { registry.max_envelope_ttl_ms }
+/// Whether the MasterCap `cap_id` is valid here.
+public fun is_master_cap_valid(registry: &WorkerRegistry, cap_id: ID): bool { registry.master_caps.contains(&cap_id) }
+/// Whether the SlashCap `cap_id` is valid here.
+public fun is_slash_cap_valid(registry: &WorkerRegistry, cap_id: ID): bool { registry.slash_caps.contains(&cap_id) }
 
 #[test_only]
 public fun init_for_testing(ctx: &mut TxContext) { init(ctx) }

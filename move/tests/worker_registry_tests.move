@@ -1,16 +1,20 @@
-/// S01–S23: the registry's rules, the same scenario ids as daas-sandbox's tests
+/// S01–S32: the registry's rules, the same scenario ids as daas-sandbox's tests
 /// (sandbox/tests/it/scenarios.rs). Seal tokens and node_ids below are produced by
 /// the Rust daas-protocol code, so the on-chain claim check and the Rust code are held
 /// to the same bytes. Regenerate with (registry = the first object of this scenario):
 ///   cargo run -q -p daas-protocol --example seal_token -- \
 ///     --registry 0x034401905bebdf8c04f3cd5f04f442a39372c8dc321c29edfb4f9cb30b23ab96 \
-///     --owner <0xa11ce|0xb0b> --label <label> --seed <n> [--identity-seed <n>]
+///     --owner <0xa11ce|0xb0b> --label <label> --seed <n> [--identity-seed <n>] \
+///     [--sealing-public 0x<32 bytes>] [--raw-identity 0x<32 bytes>]
 #[test_only]
 module k8s_daas::worker_registry_tests;
 
 use k8s_daas::worker_registry::{Self as wr, WorkerRegistry, Worker, MasterCap, AdminCap, SlashCap};
+use k8s_daas::worker_registry::MasterActionSkippedEvent;
+use k8s_daas::worker_registry::JoinTokenSetEvent;
 use sui::clock::{Self, Clock};
 use sui::coin::{Self, Coin};
+use sui::event;
 use sui::sui::SUI;
 use sui::test_scenario::{Self as ts, Scenario};
 
@@ -41,6 +45,18 @@ const TOKEN_A_ROTATED: vector<u8> = x"015882e8b596b11ddf55abf6228a694daa3dc8776f
 // --label node --seed 4 --owner 0xb0b
 const NODE_C: vector<u8> = b"node-c30dd507d6f8a97e";
 const TOKEN_C: vector<u8> = x"01edb063232656374e662a33479f77c5a775888b2526be32695890a7a2a7b166910840fb0e3cb3a62cae03e0578a9a16991a2ea6d10cbc68d44bac9a379805711104bfb0d90da46a940ad89f60bb8ac9750f346c8ed08a99ac3fd45081b19ab76f444fdf8472d5817abf0ec3c2f1b93eed7050cba11470da215b431622fcc2f80c";
+// --label lo --seed 5 --owner 0xa11ce --sealing-public 0x00…00 (a low-order X25519 key,
+// signed by a real identity key)
+const NODE_LO: vector<u8> = b"lo-8cc2e8750d6e9a90";
+const TOKEN_LO: vector<u8> = x"01b1291af1dd1bf921374bc0f9633521313a75cde7881368f868e2822fad4eede80000000000000000000000000000000000000000000000000000000000000000d2c4f1aae50a53ba53bbc76224fada82d735cbc344faabc87e143ac4226819032d8b97abae4ea76b1f0bb406229ef49a98b1a8f3c5ea7bc5644a5a345e8d9900";
+// --label so --seed 6 --owner 0xa11ce --raw-identity 0x0100…00 (the neutral point: small
+// order; R = neutral, s = 0 verifies under ZIP-215)
+const NODE_SO: vector<u8> = b"so-afbc1c053c2f278e";
+const TOKEN_SO: vector<u8> = x"010100000000000000000000000000000000000000000000000000000000000000edc77b925ddbecf325d1c358c6fa6d234971c5624bcb74fa20de9c658f59f95001000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000";
+// --label bad --seed 7 --owner 0xa11ce --raw-identity 0x0200…00 (y = 2 is not on the curve)
+const NODE_BAD: vector<u8> = b"bad-452a1e75379fdcd9";
+const TOKEN_BAD: vector<u8> = x"01020000000000000000000000000000000000000000000000000000000000000004d7e9790e684f1496899d8bf167bf6fd55913c9d9c4f0dcc85139f0aea97e2f01000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000";
+const U64_MAX: u64 = 18_446_744_073_709_551_615;
 
 // === helpers ===
 
@@ -627,7 +643,7 @@ fun s16_slash_reason_over_256_bytes() {
     active(&mut s, &clock);
     let mut reason = vector[];
     let mut i = 0;
-    while (i < 257) { reason.push_back(0x78); i = i + 1; };
+    while (i < 257u64) { reason.push_back(0x78); i = i + 1; };
     slash(&mut s, &clock, NODE_A, 1, reason);
     finish(s, clock);
 }
@@ -679,7 +695,7 @@ fun s18_rotate_seal_token() {
     wr::rotate_seal_token(&reg, &mut w, TOKEN_A_ROTATED, &clock, s.ctx());
     assert!(wr::worker_status(&w) == 0, 0);
     assert!(wr::get_worker_join_token(&w).length() == 0, 1);
-    assert!(wr::token_version(&w) == 1, 2);
+    assert!(wr::token_version(&w) == 2, 2); // 1 envelope + 1 rotation
     assert!(wr::worker_seal_token(&w) == TOKEN_A_ROTATED, 3);
     ts::return_shared(w);
     ts::return_shared(reg);
@@ -767,7 +783,7 @@ fun s20_admin_setters_and_issue_slash_cap() {
     wr::set_cooldown_ms(&mut reg, &admin, 30 * DAY);
     wr::set_revoke_grace_ms(&mut reg, &admin, DAY);
     wr::set_max_envelope_ttl_ms(&mut reg, &admin, DAY);
-    wr::issue_slash_cap(&reg, &admin, BOB, s.ctx());
+    wr::issue_slash_cap(&mut reg, &admin, BOB, s.ctx());
     assert!(wr::min_stake(&reg) == 2 * ONE_SUI && wr::cooldown_ms(&reg) == 30 * DAY, 0);
     s.return_to_sender(admin);
     ts::return_shared(reg);
@@ -794,6 +810,7 @@ fun s21_views() {
     assert!(wr::get_worker_join_token(&w) == vector[], 1);
     assert!(wr::worker_status(&w) == 0 && wr::token_version(&w) == 0, 2);
     assert!(wr::worker_node_id(&w) == NODE_A.to_string() && wr::worker_cooldown_ms(&w) == 7 * DAY, 3);
+    assert!(wr::worker_revoke_grace_ms(&w) == DAY, 4);
     ts::return_shared(w);
     finish(s, clock);
 }
@@ -801,7 +818,7 @@ fun s21_views() {
 fun cert(serial: u64): vector<u8> {
     let mut c = vector[1u8];
     let mut i = 0;
-    while (i < 8) { c.push_back(((serial >> ((i * 8) as u8)) & 0xff) as u8); i = i + 1; };
+    while (i < 8u64) { c.push_back(((serial >> ((i * 8) as u8)) & 0xff) as u8); i = i + 1; };
     i = 0;
     while (i < 96) { c.push_back(0x5a); i = i + 1; };
     c
@@ -874,5 +891,542 @@ fun s23_reregister_after_withdraw() {
     assert!(object::id(&w) != first, 0);
     assert!(wr::token_version(&w) == 0 && wr::worker_status(&w) == 0, 1);
     ts::return_shared(w);
+    finish(s, clock);
+}
+
+// === S24–S32 (DESIGN v1.2) ===
+
+fun rotate(s: &mut Scenario, clock: &Clock, token: vector<u8>) {
+    s.next_tx(ALICE);
+    let reg = registry(s);
+    let mut w = worker_in(s, &reg, NODE_A);
+    wr::rotate_seal_token(&reg, &mut w, token, clock, s.ctx());
+    ts::return_shared(w);
+    ts::return_shared(reg);
+}
+
+/// set_join_token in its own transaction; returns (skipped events, token-set events).
+fun set_token_counting(s: &mut Scenario, clock: &Clock, node: vector<u8>, version: u64): (u64, u64) {
+    s.next_tx(ADMIN);
+    let reg = registry(s);
+    let cap = s.take_from_sender<MasterCap>();
+    let mut w = worker_in(s, &reg, node);
+    wr::set_join_token(&reg, &cap, &mut w, envelope(version, clock.timestamp_ms() + HOUR, 16), clock);
+    let skipped = event::events_by_type<MasterActionSkippedEvent>().length();
+    let set = event::events_by_type<JoinTokenSetEvent>().length();
+    ts::return_shared(w);
+    s.return_to_sender(cap);
+    ts::return_shared(reg);
+    (skipped, set)
+}
+
+#[test]
+fun s24_rotation_skips_an_envelope_in_flight_to_the_old_key() {
+    let (mut s, clock) = setup();
+    register(&mut s, &clock, ALICE, NODE_A, TOKEN_A, ONE_SUI);
+    // the master reads Pending at token_version 0 and seals version 1 to the old key;
+    // the owner's rotation lands first
+    rotate(&mut s, &clock, TOKEN_A_ROTATED);
+    let w = worker(&mut s, NODE_A);
+    assert!(wr::token_version(&w) == 1 && wr::worker_status(&w) == 0, 0);
+    ts::return_shared(w);
+    let (skipped, set) = set_token_counting(&mut s, &clock, NODE_A, 1);
+    assert!(skipped == 1 && set == 0, 1);
+    let w = worker(&mut s, NODE_A);
+    assert!(wr::token_version(&w) == 1 && wr::worker_status(&w) == 0, 2);
+    assert!(wr::get_worker_join_token(&w).length() == 0, 3);
+    ts::return_shared(w);
+    // an envelope made after the rotation (version 2) is stored
+    let (skipped, set) = set_token_counting(&mut s, &clock, NODE_A, 2);
+    assert!(skipped == 0 && set == 1, 4);
+    assert!(status(&mut s, NODE_A) == 1, 5);
+    // from TokenIssued and from Active, each rotation adds one
+    rotate(&mut s, &clock, TOKEN_A_ROTATED);
+    let w = worker(&mut s, NODE_A);
+    assert!(wr::token_version(&w) == 3 && wr::worker_status(&w) == 0, 6);
+    ts::return_shared(w);
+    set_token(&mut s, &clock, NODE_A, 4);
+    master(&mut s, &clock, NODE_A, 2);
+    rotate(&mut s, &clock, TOKEN_A);
+    let w = worker(&mut s, NODE_A);
+    assert!(wr::token_version(&w) == 5 && wr::worker_status(&w) == 0, 7);
+    assert!(wr::worker_seal_token(&w) == TOKEN_A, 8);
+    ts::return_shared(w);
+    finish(s, clock);
+}
+
+fun slash_with(s: &mut Scenario, clock: &Clock, who: address, cap_id: ID, node: vector<u8>) {
+    s.next_tx(who);
+    let mut reg = registry(s);
+    let cap = s.take_from_sender_by_id<SlashCap>(cap_id);
+    let mut w = worker_in(s, &reg, node);
+    wr::slash(&mut reg, &cap, &mut w, 1, b"r".to_string(), clock);
+    ts::return_shared(w);
+    s.return_to_sender(cap);
+    ts::return_shared(reg);
+}
+
+fun revoke_slash(s: &mut Scenario, cap_id: ID) {
+    s.next_tx(ADMIN);
+    let mut reg = registry(s);
+    let admin = s.take_from_sender<AdminCap>();
+    wr::revoke_slash_cap(&mut reg, &admin, cap_id);
+    s.return_to_sender(admin);
+    ts::return_shared(reg);
+}
+
+fun genesis_slash_cap(s: &mut Scenario): ID {
+    s.next_tx(ADMIN);
+    let cap = s.take_from_sender<SlashCap>();
+    let id = object::id(&cap);
+    s.return_to_sender(cap);
+    id
+}
+
+#[test]
+fun s25_slash_caps_are_listed_issued_and_revoked() {
+    let (mut s, clock) = setup();
+    let genesis = genesis_slash_cap(&mut s);
+    s.next_tx(ADMIN);
+    let mut reg = registry(&s);
+    assert!(wr::is_slash_cap_valid(&reg, genesis), 0);
+    let admin = s.take_from_sender<AdminCap>();
+    wr::issue_slash_cap(&mut reg, &admin, BOB, s.ctx());
+    s.return_to_sender(admin);
+    ts::return_shared(reg);
+    s.next_tx(BOB);
+    let bobs = s.take_from_sender<SlashCap>();
+    let bobs_id = object::id(&bobs);
+    s.return_to_sender(bobs);
+    let reg = registry(&s);
+    assert!(wr::is_slash_cap_valid(&reg, bobs_id) && wr::is_slash_cap_valid(&reg, genesis), 1);
+    ts::return_shared(reg);
+    revoke_slash(&mut s, genesis);
+    s.next_tx(ADMIN);
+    let reg = registry(&s);
+    assert!(!wr::is_slash_cap_valid(&reg, genesis) && wr::is_slash_cap_valid(&reg, bobs_id), 2);
+    ts::return_shared(reg);
+    // the cap still valid slashes
+    register(&mut s, &clock, ALICE, NODE_A, TOKEN_A, ONE_SUI);
+    slash_with(&mut s, &clock, BOB, bobs_id, NODE_A);
+    assert!(status(&mut s, NODE_A) == 4, 3);
+    finish(s, clock);
+}
+
+#[test, expected_failure(abort_code = wr::ECapRevoked)]
+fun s25_revoked_slash_cap_aborts() {
+    let (mut s, clock) = setup();
+    register(&mut s, &clock, ALICE, NODE_A, TOKEN_A, ONE_SUI);
+    let genesis = genesis_slash_cap(&mut s);
+    revoke_slash(&mut s, genesis);
+    slash_with(&mut s, &clock, ADMIN, genesis, NODE_A);
+    finish(s, clock);
+}
+
+#[test, expected_failure(abort_code = wr::EInvalidParameter)]
+fun s25_revoking_an_unknown_slash_cap() {
+    let (mut s, clock) = setup();
+    let genesis = genesis_slash_cap(&mut s);
+    revoke_slash(&mut s, genesis);
+    revoke_slash(&mut s, genesis);
+    finish(s, clock);
+}
+
+#[test, expected_failure(abort_code = wr::EWrongRegistry)]
+fun s25_revoke_slash_cap_with_another_registrys_admin_cap() {
+    let (mut s, clock) = setup();
+    let genesis = genesis_slash_cap(&mut s);
+    second_registry(&mut s);
+    let mut reg = registry(&s);
+    let admin = s.take_from_sender<AdminCap>(); // registry B's
+    wr::revoke_slash_cap(&mut reg, &admin, genesis);
+    s.return_to_sender(admin);
+    ts::return_shared(reg);
+    finish(s, clock);
+}
+
+fun set_grace(s: &mut Scenario, value: u64) {
+    s.next_tx(ADMIN);
+    let mut reg = registry(s);
+    let admin = s.take_from_sender<AdminCap>();
+    wr::set_revoke_grace_ms(&mut reg, &admin, value);
+    s.return_to_sender(admin);
+    ts::return_shared(reg);
+}
+
+#[test]
+fun s26_a_longer_grace_later_does_not_lengthen_a_running_exit() {
+    let (mut s, mut clock) = setup();
+    register(&mut s, &clock, ALICE, NODE_A, TOKEN_A, ONE_SUI);
+    unstake(&mut s, &clock, ALICE, NODE_A);
+    set_grace(&mut s, 30 * DAY);
+    register(&mut s, &clock, BOB, NODE_C, TOKEN_C, ONE_SUI);
+    let w = worker(&mut s, NODE_C);
+    assert!(wr::worker_revoke_grace_ms(&w) == 30 * DAY, 0);
+    ts::return_shared(w);
+    let w = worker(&mut s, NODE_A);
+    assert!(wr::worker_revoke_grace_ms(&w) == DAY, 1);
+    ts::return_shared(w);
+    clock.increment_for_testing(7 * DAY + DAY);
+    withdraw(&mut s, &clock, ALICE, NODE_A);
+    s.next_tx(ALICE);
+    let coin = s.take_from_sender<Coin<SUI>>();
+    assert!(coin.value() == ONE_SUI, 2);
+    s.return_to_sender(coin);
+    finish(s, clock);
+}
+
+#[test, expected_failure(abort_code = wr::ECooldownNotOver)]
+fun s26_a_shorter_grace_later_does_not_shorten_a_running_exit() {
+    let (mut s, mut clock) = setup();
+    register(&mut s, &clock, ALICE, NODE_A, TOKEN_A, ONE_SUI);
+    unstake(&mut s, &clock, ALICE, NODE_A);
+    set_grace(&mut s, 0);
+    clock.increment_for_testing(7 * DAY + DAY - 1);
+    withdraw(&mut s, &clock, ALICE, NODE_A);
+    finish(s, clock);
+}
+
+fun set_stake_and_fee(s: &mut Scenario, min_stake: u64, fee: u64) {
+    s.next_tx(ADMIN);
+    let mut reg = registry(s);
+    let admin = s.take_from_sender<AdminCap>();
+    wr::set_min_stake(&mut reg, &admin, min_stake);
+    wr::set_registration_fee(&mut reg, &admin, fee);
+    s.return_to_sender(admin);
+    ts::return_shared(reg);
+}
+
+#[test, expected_failure(abort_code = wr::EInsufficientStake)]
+fun s27_fee_u64_max_aborts_insufficient_stake() {
+    let (mut s, clock) = setup();
+    set_stake_and_fee(&mut s, ONE_SUI, U64_MAX);
+    register(&mut s, &clock, ALICE, NODE_A, TOKEN_A, U64_MAX);
+    finish(s, clock);
+}
+
+#[test, expected_failure(abort_code = wr::EInsufficientStake)]
+fun s27_min_stake_u64_max_plus_a_fee_aborts_insufficient_stake() {
+    let (mut s, clock) = setup();
+    set_stake_and_fee(&mut s, U64_MAX, 1);
+    register(&mut s, &clock, ALICE, NODE_A, TOKEN_A, U64_MAX);
+    finish(s, clock);
+}
+
+#[test, expected_failure(abort_code = wr::EInsufficientStake)]
+fun s27_payment_below_a_min_stake_of_u64_max() {
+    let (mut s, clock) = setup();
+    set_stake_and_fee(&mut s, U64_MAX, 0);
+    register(&mut s, &clock, ALICE, NODE_A, TOKEN_A, U64_MAX - 1);
+    finish(s, clock);
+}
+
+#[test]
+fun s27_min_stake_and_fee_summing_to_u64_max_register() {
+    let (mut s, clock) = setup();
+    set_stake_and_fee(&mut s, U64_MAX - 10, 10);
+    register(&mut s, &clock, ALICE, NODE_A, TOKEN_A, U64_MAX);
+    let w = worker(&mut s, NODE_A);
+    assert!(wr::worker_stake(&w) == U64_MAX - 10, 0);
+    ts::return_shared(w);
+    s.next_tx(ADMIN);
+    let reg = registry(&s);
+    assert!(wr::treasury_value(&reg) == 10 && wr::total_stake(&reg) == U64_MAX - 10, 1);
+    ts::return_shared(reg);
+    finish(s, clock);
+}
+
+#[test]
+fun s28_a_low_order_sealing_key_registers() {
+    let (mut s, clock) = setup();
+    register(&mut s, &clock, ALICE, NODE_LO, TOKEN_LO, ONE_SUI);
+    let w = worker(&mut s, NODE_LO);
+    assert!(wr::worker_seal_token(&w) == TOKEN_LO, 0);
+    ts::return_shared(w);
+    finish(s, clock);
+}
+
+#[test]
+fun s28_a_small_order_identity_key_registers() {
+    let (mut s, clock) = setup();
+    register(&mut s, &clock, ALICE, NODE_SO, TOKEN_SO, ONE_SUI);
+    assert!(status(&mut s, NODE_SO) == 0, 0);
+    finish(s, clock);
+}
+
+#[test, expected_failure(abort_code = wr::EInvalidSealToken)]
+fun s28_an_identity_key_that_is_not_a_point_fails_the_signature() {
+    let (mut s, clock) = setup();
+    register(&mut s, &clock, ALICE, NODE_BAD, TOKEN_BAD, ONE_SUI);
+    finish(s, clock);
+}
+
+#[test, expected_failure(abort_code = wr::EInvalidNodeId)]
+fun s28_the_fingerprint_is_checked_before_the_point() {
+    let (mut s, clock) = setup();
+    register(&mut s, &clock, ALICE, NODE_A, TOKEN_BAD, ONE_SUI);
+    finish(s, clock);
+}
+
+/// Registry B (created after A), taken by id.
+fun registry_b(s: &Scenario): WorkerRegistry {
+    let id = ts::most_recent_id_shared<WorkerRegistry>().destroy_some();
+    assert!(id != object::id_from_address(REGISTRY_A), 900);
+    s.take_shared_by_id<WorkerRegistry>(id)
+}
+
+/// A's worker with registry B and B's MasterCap (the most recent one of ADMIN).
+fun master_with_registry_b(s: &mut Scenario, clock: &Clock, action: u8) {
+    second_registry(s);
+    let reg_a = registry(s);
+    let mut w = worker_in(s, &reg_a, NODE_A);
+    ts::return_shared(reg_a);
+    let reg_b = registry_b(s);
+    let cap = s.take_from_sender<MasterCap>();
+    let env = envelope(wr::token_version(&w) + 1, T0 + HOUR, 16);
+    if (action == 1) wr::set_join_token(&reg_b, &cap, &mut w, env, clock)
+    else if (action == 2) wr::activate_worker(&reg_b, &cap, &mut w, clock)
+    else wr::confirm_revoked(&reg_b, &cap, &mut w, clock);
+    ts::return_shared(w);
+    s.return_to_sender(cap);
+    ts::return_shared(reg_b);
+}
+
+#[test, expected_failure(abort_code = wr::EWrongRegistry)]
+fun s29_worker_of_another_registry_set_join_token() {
+    let (mut s, clock) = setup();
+    register(&mut s, &clock, ALICE, NODE_A, TOKEN_A, ONE_SUI);
+    master_with_registry_b(&mut s, &clock, 1);
+    finish(s, clock);
+}
+
+#[test, expected_failure(abort_code = wr::EWrongRegistry)]
+fun s29_worker_of_another_registry_activate_worker() {
+    let (mut s, clock) = setup();
+    issued(&mut s, &clock);
+    master_with_registry_b(&mut s, &clock, 2);
+    finish(s, clock);
+}
+
+#[test, expected_failure(abort_code = wr::EWrongRegistry)]
+fun s29_worker_of_another_registry_confirm_revoked() {
+    let (mut s, clock) = setup();
+    register(&mut s, &clock, ALICE, NODE_A, TOKEN_A, ONE_SUI);
+    unstake(&mut s, &clock, ALICE, NODE_A);
+    master_with_registry_b(&mut s, &clock, 3);
+    finish(s, clock);
+}
+
+#[test, expected_failure(abort_code = wr::EWrongRegistry)]
+fun s29_worker_of_another_registry_rotate_seal_token() {
+    let (mut s, clock) = setup();
+    register(&mut s, &clock, ALICE, NODE_A, TOKEN_A, ONE_SUI);
+    second_registry(&mut s);
+    s.next_tx(ALICE);
+    let w_id = {
+        let reg_a = registry(&s);
+        let id = wr::worker_id_of(&reg_a, NODE_A.to_string());
+        ts::return_shared(reg_a);
+        id
+    };
+    let mut w = s.take_shared_by_id<Worker>(w_id);
+    let reg_b = registry_b(&s);
+    wr::rotate_seal_token(&reg_b, &mut w, TOKEN_A_ROTATED, &clock, s.ctx());
+    ts::return_shared(w);
+    ts::return_shared(reg_b);
+    finish(s, clock);
+}
+
+#[test, expected_failure(abort_code = wr::EWrongRegistry)]
+fun s29_worker_of_another_registry_withdraw_stake() {
+    let (mut s, mut clock) = setup();
+    register(&mut s, &clock, ALICE, NODE_A, TOKEN_A, ONE_SUI);
+    unstake(&mut s, &clock, ALICE, NODE_A);
+    master(&mut s, &clock, NODE_A, 3);
+    clock.increment_for_testing(7 * DAY);
+    second_registry(&mut s);
+    s.next_tx(ALICE);
+    let reg_a = registry(&s);
+    let w = worker_in(&s, &reg_a, NODE_A);
+    ts::return_shared(reg_a);
+    let mut reg_b = registry_b(&s);
+    wr::withdraw_stake(&mut reg_b, w, &clock, s.ctx());
+    ts::return_shared(reg_b);
+    finish(s, clock);
+}
+
+#[test, expected_failure(abort_code = wr::EWrongRegistry)]
+fun s29_worker_of_another_registry_slash() {
+    let (mut s, clock) = setup();
+    active(&mut s, &clock);
+    second_registry(&mut s);
+    let reg_a = registry(&s);
+    let mut w = worker_in(&s, &reg_a, NODE_A);
+    ts::return_shared(reg_a);
+    let mut reg_b = registry_b(&s);
+    let cap = s.take_from_sender<SlashCap>(); // registry B's
+    wr::slash(&mut reg_b, &cap, &mut w, 1, b"r".to_string(), &clock);
+    ts::return_shared(w);
+    s.return_to_sender(cap);
+    ts::return_shared(reg_b);
+    finish(s, clock);
+}
+
+/// The first `n` bytes of a well-formed 131-byte envelope.
+fun truncated(n: u64): vector<u8> {
+    let full = envelope(1, T0 + HOUR, 16);
+    let mut out = vector[];
+    let mut i = 0;
+    while (i < n) { out.push_back(full[i]); i = i + 1; };
+    out
+}
+
+#[test, expected_failure(abort_code = wr::EInvalidEnvelope)]
+fun s30_envelope_of_0_bytes() { envelope_defect(truncated(0)) }
+
+#[test, expected_failure(abort_code = wr::EInvalidEnvelope)]
+fun s30_envelope_of_1_byte() { envelope_defect(truncated(1)) }
+
+#[test, expected_failure(abort_code = wr::EInvalidEnvelope)]
+fun s30_envelope_of_17_bytes() { envelope_defect(truncated(17)) }
+
+#[test, expected_failure(abort_code = wr::EInvalidEnvelope)]
+fun s30_envelope_of_49_bytes() { envelope_defect(truncated(49)) }
+
+#[test, expected_failure(abort_code = wr::EInvalidEnvelope)]
+fun s30_envelope_of_50_bytes() { envelope_defect(truncated(50)) }
+
+#[test, expected_failure(abort_code = wr::EInvalidEnvelope)]
+fun s30_envelope_of_51_bytes() { envelope_defect(truncated(51)) }
+
+#[test, expected_failure(abort_code = wr::EInvalidEnvelope)]
+fun s30_envelope_of_52_bytes() { envelope_defect(truncated(52)) }
+
+#[test, expected_failure(abort_code = wr::EInvalidEnvelope)]
+fun s30_envelope_of_130_bytes() { envelope_defect(truncated(130)) }
+
+#[test]
+fun s31_every_admin_setter_reads_back() {
+    let (mut s, clock) = setup();
+    s.next_tx(ADMIN);
+    let mut reg = registry(&s);
+    // defaults (DESIGN §4)
+    assert!(wr::min_stake(&reg) == ONE_SUI && wr::registration_fee(&reg) == 0, 0);
+    assert!(wr::cooldown_ms(&reg) == 7 * DAY && wr::revoke_grace_ms(&reg) == DAY, 1);
+    assert!(wr::max_envelope_ttl_ms(&reg) == 7 * DAY && wr::envelope_key_cert(&reg) == vector[], 2);
+    let admin = s.take_from_sender<AdminCap>();
+    wr::set_min_stake(&mut reg, &admin, 3 * ONE_SUI);
+    wr::set_registration_fee(&mut reg, &admin, 7);
+    wr::set_cooldown_ms(&mut reg, &admin, 2 * DAY);
+    wr::set_revoke_grace_ms(&mut reg, &admin, 3 * HOUR);
+    wr::set_max_envelope_ttl_ms(&mut reg, &admin, 5 * HOUR);
+    wr::set_envelope_key_cert(&mut reg, &admin, cert(9), &clock);
+    wr::issue_master_cap(&mut reg, &admin, BOB, &clock, s.ctx());
+    assert!(wr::min_stake(&reg) == 3 * ONE_SUI && wr::registration_fee(&reg) == 7, 3);
+    assert!(wr::cooldown_ms(&reg) == 2 * DAY && wr::revoke_grace_ms(&reg) == 3 * HOUR, 4);
+    assert!(wr::max_envelope_ttl_ms(&reg) == 5 * HOUR && wr::envelope_key_cert(&reg) == cert(9), 5);
+    s.return_to_sender(admin);
+    ts::return_shared(reg);
+    // treasury, totals, a Worker's copies
+    register(&mut s, &clock, ALICE, NODE_A, TOKEN_A, 3 * ONE_SUI + 7);
+    let w = worker(&mut s, NODE_A);
+    assert!(wr::worker_cooldown_ms(&w) == 2 * DAY && wr::worker_revoke_grace_ms(&w) == 3 * HOUR, 6);
+    assert!(wr::worker_stake(&w) == 3 * ONE_SUI, 7);
+    ts::return_shared(w);
+    s.next_tx(ADMIN);
+    let mut reg = registry(&s);
+    assert!(wr::treasury_value(&reg) == 7 && wr::total_stake(&reg) == 3 * ONE_SUI && wr::total_workers(&reg) == 1, 8);
+    let admin = s.take_from_sender<AdminCap>();
+    wr::withdraw_treasury(&mut reg, &admin, 5, BOB, s.ctx());
+    assert!(wr::treasury_value(&reg) == 2, 9);
+    s.return_to_sender(admin);
+    ts::return_shared(reg);
+    // the MasterCaps: the new one valid, then revoked
+    s.next_tx(BOB);
+    let paid = s.take_from_sender<Coin<SUI>>();
+    assert!(paid.value() == 5, 10);
+    s.return_to_sender(paid);
+    let bobs = s.take_from_sender<MasterCap>();
+    let bobs_id = object::id(&bobs);
+    s.return_to_sender(bobs);
+    s.next_tx(ADMIN);
+    let genesis = s.take_from_sender<MasterCap>();
+    let genesis_id = object::id(&genesis);
+    s.return_to_sender(genesis);
+    let mut reg = registry(&s);
+    assert!(wr::is_master_cap_valid(&reg, bobs_id) && wr::is_master_cap_valid(&reg, genesis_id), 11);
+    let admin = s.take_from_sender<AdminCap>();
+    wr::revoke_master_cap(&mut reg, &admin, bobs_id, &clock);
+    assert!(!wr::is_master_cap_valid(&reg, bobs_id) && wr::is_master_cap_valid(&reg, genesis_id), 12);
+    s.return_to_sender(admin);
+    ts::return_shared(reg);
+    finish(s, clock);
+}
+
+fun admin_set(s: &mut Scenario, which: u8, value: u64) {
+    s.next_tx(ADMIN);
+    let mut reg = registry(s);
+    let admin = s.take_from_sender<AdminCap>();
+    if (which == 1) wr::set_revoke_grace_ms(&mut reg, &admin, value)
+    else if (which == 2) wr::set_max_envelope_ttl_ms(&mut reg, &admin, value)
+    else wr::withdraw_treasury(&mut reg, &admin, value, ADMIN, s.ctx());
+    s.return_to_sender(admin);
+    ts::return_shared(reg);
+}
+
+#[test, expected_failure(abort_code = wr::EInvalidParameter)]
+fun s31_revoke_grace_over_30_days() {
+    let (mut s, clock) = setup();
+    admin_set(&mut s, 1, 30 * DAY + 1);
+    finish(s, clock);
+}
+
+#[test, expected_failure(abort_code = wr::EInvalidParameter)]
+fun s31_max_envelope_ttl_of_0() {
+    let (mut s, clock) = setup();
+    admin_set(&mut s, 2, 0);
+    finish(s, clock);
+}
+
+#[test, expected_failure(abort_code = wr::EInvalidParameter)]
+fun s31_max_envelope_ttl_over_30_days() {
+    let (mut s, clock) = setup();
+    admin_set(&mut s, 2, 30 * DAY + 1);
+    finish(s, clock);
+}
+
+#[test, expected_failure(abort_code = wr::EInvalidParameter)]
+fun s31_withdraw_more_than_the_treasury() {
+    let (mut s, clock) = setup();
+    admin_set(&mut s, 3, 1);
+    finish(s, clock);
+}
+
+#[test]
+fun s32_partial_slash_then_withdraw_pays_exactly_the_remainder() {
+    let (mut s, mut clock) = setup();
+    active(&mut s, &clock);
+    register(&mut s, &clock, BOB, NODE_C, TOKEN_C, 2 * ONE_SUI);
+    slash(&mut s, &clock, NODE_A, 300_000_000, b"downtime");
+    slash(&mut s, &clock, NODE_C, 1, b"late");
+    // A: confirmed revoked, withdrawn after the cooldown
+    master(&mut s, &clock, NODE_A, 3);
+    clock.increment_for_testing(7 * DAY);
+    withdraw(&mut s, &clock, ALICE, NODE_A);
+    s.next_tx(ALICE);
+    let coin = s.take_from_sender<Coin<SUI>>();
+    assert!(coin.value() == ONE_SUI - 300_000_000, 0);
+    s.return_to_sender(coin);
+    // C: never confirmed, withdrawn after cooldown + grace
+    clock.increment_for_testing(DAY);
+    withdraw(&mut s, &clock, BOB, NODE_C);
+    s.next_tx(BOB);
+    let coin = s.take_from_sender<Coin<SUI>>();
+    assert!(coin.value() == 2 * ONE_SUI - 1, 1);
+    s.return_to_sender(coin);
+    let reg = registry(&s);
+    assert!(wr::treasury_value(&reg) == 300_000_001, 2);
+    assert!(wr::total_stake(&reg) == 0 && wr::total_workers(&reg) == 0, 3);
+    ts::return_shared(reg);
     finish(s, clock);
 }

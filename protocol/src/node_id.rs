@@ -80,7 +80,13 @@ pub enum NodeIdError {
 
 /// The 16-hex-character fingerprint of an identity key.
 pub fn fingerprint(identity: &IdentityPublicKey) -> String {
-    ::hex::encode(&crate::hash::blake2b256(&[identity.as_bytes()])[..8])
+    fingerprint_of_bytes(identity.as_bytes())
+}
+
+/// The fingerprint of any identity-key bytes, point or not (the Move contract hashes
+/// the token's bytes before it verifies the signature).
+pub fn fingerprint_of_bytes(identity: &[u8]) -> String {
+    ::hex::encode(&crate::hash::blake2b256(&[identity])[..8])
 }
 
 /// Checks a label (`[a-z0-9-]{1,46}`, no leading or trailing `-`).

@@ -114,7 +114,7 @@ pub mod abort {
     pub const E_INVALID_ENVELOPE: u64 = 10;
     /// Parameter out of range.
     pub const E_INVALID_PARAMETER: u64 = 11;
-    /// Revoked MasterCap.
+    /// Revoked MasterCap or SlashCap.
     pub const E_CAP_REVOKED: u64 = 12;
 
     /// The constant's Move name for a code.
@@ -229,7 +229,8 @@ pub const ENTRY_FUNCTIONS: &[EntryFunction] = &[
     ),
     entry!("issue_master_cap", [RegistryMut, AdminCap, Address, Clock]),
     entry!("revoke_master_cap", [RegistryMut, AdminCap, Id, Clock]),
-    entry!("issue_slash_cap", [Registry, AdminCap, Address]),
+    entry!("issue_slash_cap", [RegistryMut, AdminCap, Address]),
+    entry!("revoke_slash_cap", [RegistryMut, AdminCap, Id]),
     entry!("withdraw_treasury", [RegistryMut, AdminCap, U64, Address]),
 ];
 
@@ -275,6 +276,8 @@ pub struct WorkerRegistry {
     pub workers: Table,
     /// Valid MasterCap ids.
     pub master_caps: VecSet<ObjectId>,
+    /// Valid SlashCap ids.
+    pub slash_caps: VecSet<ObjectId>,
     /// 105-byte certificate, or empty.
     pub envelope_key_cert: Vec<u8>,
     /// Minimum stake (MIST).
@@ -283,7 +286,7 @@ pub struct WorkerRegistry {
     pub registration_fee: u64,
     /// Copied into each Worker at registration.
     pub cooldown_ms: u64,
-    /// Extra wait when no master confirms a revocation.
+    /// Extra wait when no master confirms a revocation (copied into each Worker).
     pub revoke_grace_ms: u64,
     /// Longest envelope lifetime.
     pub max_envelope_ttl_ms: u64,
@@ -314,10 +317,12 @@ pub struct Worker {
     pub seal_token: Vec<u8>,
     /// Join envelope, empty before the first.
     pub join_envelope: Vec<u8>,
-    /// Grows by one with each envelope.
+    /// Grows by one with each envelope and each seal-token rotation.
     pub token_version: u64,
     /// Cooldown copied at registration.
     pub cooldown_ms: u64,
+    /// Revoke grace copied at registration (a later change never lengthens an exit).
+    pub revoke_grace_ms: u64,
     /// Registration time.
     pub registered_at_ms: u64,
     /// When the stake can be withdrawn (after leaving or a slash).
@@ -691,6 +696,7 @@ mod tests {
             join_envelope: vec![],
             token_version: 5,
             cooldown_ms: 6,
+            revoke_grace_ms: 9,
             registered_at_ms: 7,
             unlock_at_ms: 8,
         };
@@ -699,6 +705,12 @@ mod tests {
         assert_eq!(&b[98..106], &4u64.to_le_bytes());
         assert_eq!(&b[106..110], &[1, 2, 9, 9]);
         assert_eq!(b[110], 0);
+        // token_version, cooldown_ms, revoke_grace_ms, registered_at_ms, unlock_at_ms
+        let tail: Vec<u64> = b[111..]
+            .chunks(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(tail, [5, 6, 9, 7, 8]);
         assert_eq!(bcs::from_bytes::<Worker>(&b).unwrap(), w);
     }
 

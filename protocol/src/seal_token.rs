@@ -83,12 +83,19 @@ pub fn claim(
     node_id: &NodeId,
     sealing: &SealingPublicKey,
 ) -> Vec<u8> {
-    let mut m = Vec::with_capacity(CLAIM_TAG.len() + 64 + 1 + node_id.as_str().len() + 33);
+    claim_bytes(registry, owner, node_id.as_str(), sealing.as_bytes())
+}
+
+/// The claim over unchecked parts, as the Move contract rebuilds it from the token's
+/// bytes (any node_id string, any 32 sealing-key bytes): what a chain stand-in needs to
+/// accept exactly what the contract accepts. Devices and masters use [`claim`].
+pub fn claim_bytes(registry: &ObjectId, owner: &Address, node_id: &str, sealing: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(CLAIM_TAG.len() + 64 + 1 + node_id.len() + 1 + sealing.len());
     m.extend_from_slice(CLAIM_TAG);
     m.extend_from_slice(registry.as_bytes());
     m.extend_from_slice(owner.as_bytes());
-    m.extend_from_slice(&crate::bcs_util::string(node_id.as_str()));
-    m.extend_from_slice(&crate::bcs_util::bytes(sealing.as_bytes()));
+    m.extend_from_slice(&crate::bcs_util::string(node_id));
+    m.extend_from_slice(&crate::bcs_util::bytes(sealing));
     m
 }
 

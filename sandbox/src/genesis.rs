@@ -202,6 +202,9 @@ pub fn build(p: &GenesisParams) -> (Store, ObjectId, SandboxInfo) {
                 master_caps: VecSet {
                     contents: vec![r.master_cap_id],
                 },
+                slash_caps: VecSet {
+                    contents: vec![r.slash_cap_id],
+                },
                 envelope_key_cert: cert.to_bytes().to_vec(),
                 min_stake: p.min_stake,
                 registration_fee: p.registration_fee,

@@ -1,8 +1,14 @@
 //! The registry's rules (DESIGN §4–§6), the same as `move/sources/worker_registry.move`:
 //! one function per entry function, over a transaction's scratch state.
+//!
+//! Each function makes the Move function's checks in the Move function's order, on the
+//! same raw bytes, so a call aborts here with the code it aborts with on chain — and is
+//! accepted exactly when the contract accepts it. In particular the seal token is never
+//! parsed into `daas_protocol` key types here: those refuse keys (a low-order X25519
+//! sealing key, an identity key that is not an Ed25519 point) that the contract does
+//! not look at or leaves to `ed25519_verify`; master and agent refuse them themselves.
 
-use daas_protocol::envelope::EnvelopeHeader;
-use daas_protocol::envkey_cert;
+use daas_protocol::envelope::{HEADER_LEN, MAX_LEN, MIN_CIPHERTEXT_LEN, MIN_LEN, SIGNATURE_LEN};
 use daas_protocol::onchain::{
     self, Balance, Cap, Coin, Field, MasterAction, RegistryEvent, Table, VecSet, Worker,
     WorkerRegistry, WorkerStatus, abort, defaults,
@@ -11,7 +17,7 @@ use daas_protocol::onchain::{
     EnvelopeKeyCertSet, JoinTokenSet, MasterActionSkipped, MasterCapChanged, SealTokenRotated,
     StakeDeposited, StakeWithdrawn, WorkerRegistered, WorkerSlashed, WorkerStatusChanged,
 };
-use daas_protocol::{Address, NodeId, ObjectId, SealToken};
+use daas_protocol::{Address, ObjectId, envkey_cert, node_id, seal_token};
 
 use crate::exec::Scratch;
 use crate::store::{Contents, Owner};
@@ -44,6 +50,31 @@ type R<T = ()> = Result<T, Abort>;
 
 fn status_of(w: &Worker) -> WorkerStatus {
     WorkerStatus::from_u8(w.status).expect("the sandbox only writes valid statuses")
+}
+
+/// `sui::ed25519::ed25519_verify(signature, public_key, msg)` as Sui executes it:
+/// `sui-execution/latest/sui-move-natives/src/crypto/ed25519.rs` (MystenLabs/sui) returns
+/// false when the signature bytes do not parse as a fastcrypto `Ed25519Signature` (64
+/// bytes) or the key bytes as an `Ed25519PublicKey`, else the result of `verify`.
+/// fastcrypto (`fastcrypto/src/ed25519.rs`) wraps `ed25519_consensus`: a public key
+/// parses when its 32 bytes decompress to a curve point — non-canonical encodings and
+/// small-order points (the neutral element included) are accepted, nothing else is
+/// checked — and `verify` is ZIP-215 (`ed25519-consensus/src/verification_key.rs`:
+/// s < ℓ, R any decompressible point, the cofactored equation [8][s]B = [8]R + [8][k]A).
+/// `ed25519-zebra` 5 applies the same rules (ed25519-consensus is its fork), so a
+/// signature that Sui accepts is accepted here and one it rejects is rejected.
+fn ed25519_verify(signature: &[u8], public_key: &[u8], msg: &[u8]) -> bool {
+    let Ok(signature) = ed25519_zebra::Signature::try_from(signature) else {
+        return false;
+    };
+    let Ok(key) = ed25519_zebra::VerificationKey::try_from(public_key) else {
+        return false;
+    };
+    key.verify(&signature, msg).is_ok()
+}
+
+fn le_u64(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
 impl Scratch<'_> {
@@ -118,21 +149,35 @@ impl Scratch<'_> {
         Ok(())
     }
 
+    /// Move `check_node_id`: the syntax (5); returns the fingerprint part.
+    fn check_node_id(node_id: &str) -> R<&str> {
+        node_id::validate(node_id)
+            .map(|(_, fp)| fp)
+            .map_err(|_| Abort(abort::E_INVALID_NODE_ID))
+    }
+
+    /// Move `check_seal_token`, in its order: length and version (4), the node_id's
+    /// fingerprint names the token's identity-key bytes (5), `ed25519_verify` of the
+    /// claim rebuilt with `owner` (4).
     fn check_seal_token(
-        &self,
-        reg: &WorkerRegistry,
+        registry_id: &ObjectId,
         owner: &Address,
         node_id: &str,
+        fp: &str,
         token: &[u8],
-    ) -> R<SealToken> {
-        let node_id = NodeId::parse(node_id).map_err(|_| Abort(abort::E_INVALID_NODE_ID))?;
-        let t = SealToken::from_bytes(token).map_err(|_| Abort(abort::E_INVALID_SEAL_TOKEN))?;
-        node_id
-            .check_identity(t.identity())
-            .map_err(|_| Abort(abort::E_INVALID_NODE_ID))?;
-        t.verify(&reg.id, owner, &node_id)
-            .map_err(|_| Abort(abort::E_INVALID_SEAL_TOKEN))?;
-        Ok(t)
+    ) -> R {
+        if token.len() != seal_token::LEN || token[0] != seal_token::VERSION {
+            return Err(Abort(abort::E_INVALID_SEAL_TOKEN));
+        }
+        let (identity, sealing, signature) = (&token[1..33], &token[33..65], &token[65..129]);
+        if node_id::fingerprint_of_bytes(identity) != fp {
+            return Err(Abort(abort::E_INVALID_NODE_ID));
+        }
+        let claim = seal_token::claim_bytes(registry_id, owner, node_id, sealing);
+        if !ed25519_verify(signature, identity, &claim) {
+            return Err(Abort(abort::E_INVALID_SEAL_TOKEN));
+        }
+        Ok(())
     }
 
     /// Calls `function` with type-checked `args` (the trailing `ctx` is implicit).
@@ -197,6 +242,9 @@ impl Scratch<'_> {
             ("issue_slash_cap", [Object(reg), Object(cap), Address(to)]) => {
                 self.issue_slash_cap(*reg, *cap, *to)
             }
+            ("revoke_slash_cap", [Object(reg), Object(cap), Id(id)]) => {
+                self.revoke_slash_cap(*reg, *cap, *id)
+            }
             ("withdraw_treasury", [Object(reg), Object(cap), U64(amount), Address(to)]) => {
                 self.withdraw_treasury(*reg, *cap, *amount, *to)
             }
@@ -212,20 +260,17 @@ impl Scratch<'_> {
         token: &[u8],
     ) -> R {
         let mut reg = self.registry(reg_id);
-        let needed = reg
-            .min_stake
-            .checked_add(reg.registration_fee)
-            .ok_or(Abort(abort::E_INSUFFICIENT_STAKE))?;
-        if amount < needed {
+        // payment − min_stake ≥ fee: never an overflow (the `||` guards the subtraction)
+        if amount < reg.min_stake || amount - reg.min_stake < reg.registration_fee {
             return Err(Abort(abort::E_INSUFFICIENT_STAKE));
         }
-        daas_protocol::node_id::validate(node_id).map_err(|_| Abort(abort::E_INVALID_NODE_ID))?;
+        let fp = Self::check_node_id(node_id)?;
         let entry_id = onchain::table_entry_id(&reg.workers.id, node_id);
         if self.get(&entry_id).is_some() {
             return Err(Abort(abort::E_WORKER_ALREADY_EXISTS));
         }
         let owner = self.sender;
-        self.check_seal_token(&reg, &owner, node_id, token)?;
+        Self::check_seal_token(&reg.id, &owner, node_id, fp, token)?;
         let stake = amount - reg.registration_fee;
         reg.treasury.value += reg.registration_fee;
         let worker_id = self.fresh_id();
@@ -240,6 +285,7 @@ impl Scratch<'_> {
             join_envelope: vec![],
             token_version: 0,
             cooldown_ms: reg.cooldown_ms,
+            revoke_grace_ms: reg.revoke_grace_ms,
             registered_at_ms: self.now,
             unlock_at_ms: 0,
         };
@@ -291,23 +337,33 @@ impl Scratch<'_> {
         let reg = self.registry(reg_id);
         let mut w = self.worker(w_id);
         self.check_master(&reg, cap, &w)?;
-        let header =
-            EnvelopeHeader::parse(envelope).map_err(|_| Abort(abort::E_INVALID_ENVELOPE))?;
+        // the header checks of Move `set_join_token`, in its order, all abort 10: the
+        // length range first, so no byte is read from an envelope shorter than 131
+        let bad = Err(Abort(abort::E_INVALID_ENVELOPE));
+        let n = envelope.len();
+        if !(MIN_LEN..=MAX_LEN).contains(&n) || envelope[0] != daas_protocol::envelope::VERSION {
+            return bad;
+        }
+        let ct = u16::from_le_bytes([envelope[49], envelope[50]]) as usize;
+        if ct < MIN_CIPHERTEXT_LEN || HEADER_LEN + ct + SIGNATURE_LEN != n {
+            return bad;
+        }
+        let (version, expires_at_ms) = (le_u64(envelope, 1), le_u64(envelope, 9));
         let latest = self.now.saturating_add(reg.max_envelope_ttl_ms);
-        if header.expires_at_ms <= self.now || header.expires_at_ms > latest {
-            return Err(Abort(abort::E_INVALID_ENVELOPE));
+        if expires_at_ms <= self.now || expires_at_ms > latest {
+            return bad;
         }
         let status = status_of(&w);
         let status_ok = matches!(
             status,
             WorkerStatus::Pending | WorkerStatus::TokenIssued | WorkerStatus::Active
         );
-        if !status_ok || header.token_version != w.token_version + 1 {
+        if !status_ok || version != w.token_version + 1 {
             self.skip(&w, MasterAction::SetJoinToken);
             return Ok(());
         }
         w.join_envelope = envelope.to_vec();
-        w.token_version = header.token_version;
+        w.token_version = version;
         if status != WorkerStatus::Active && status != WorkerStatus::TokenIssued {
             self.set_status(&mut w, WorkerStatus::TokenIssued);
         }
@@ -316,7 +372,7 @@ impl Scratch<'_> {
             worker_id: w.id,
             node_id: w.node_id.clone(),
             token_version: w.token_version,
-            expires_at_ms: header.expires_at_ms,
+            expires_at_ms,
             timestamp_ms: self.now,
         }));
         self.put_worker(w);
@@ -379,15 +435,18 @@ impl Scratch<'_> {
         ) {
             return Err(Abort(abort::E_INVALID_STATUS));
         }
-        let new = SealToken::from_bytes(token).map_err(|_| Abort(abort::E_INVALID_SEAL_TOKEN))?;
-        let old_identity = &w.seal_token[1..33];
-        if new.identity().as_bytes() != old_identity {
+        if token.len() != seal_token::LEN || token[0] != seal_token::VERSION {
             return Err(Abort(abort::E_INVALID_SEAL_TOKEN));
         }
-        let owner = self.sender;
-        self.check_seal_token(&reg, &owner, &w.node_id.clone(), token)?;
+        if token[1..33] != w.seal_token[1..33] {
+            return Err(Abort(abort::E_INVALID_SEAL_TOKEN));
+        }
+        let fp = Self::check_node_id(&w.node_id)?;
+        Self::check_seal_token(&reg.id, &self.sender, &w.node_id, fp, token)?;
         w.seal_token = token.to_vec();
         w.join_envelope = vec![];
+        // a new token_version, so an envelope sealed to the old key is skipped as a race
+        w.token_version += 1;
         if status_of(&w) != WorkerStatus::Pending {
             self.set_status(&mut w, WorkerStatus::Pending);
         }
@@ -425,7 +484,7 @@ impl Scratch<'_> {
         match status_of(&w) {
             WorkerStatus::Revoked if self.now >= w.unlock_at_ms => {}
             WorkerStatus::Leaving | WorkerStatus::Slashed
-                if self.now >= w.unlock_at_ms.saturating_add(reg.revoke_grace_ms) => {}
+                if self.now >= w.unlock_at_ms.saturating_add(w.revoke_grace_ms) => {}
             WorkerStatus::Revoked | WorkerStatus::Leaving | WorkerStatus::Slashed => {
                 return Err(Abort(abort::E_COOLDOWN_NOT_OVER));
             }
@@ -471,8 +530,12 @@ impl Scratch<'_> {
     ) -> R {
         let mut reg = self.registry(reg_id);
         let mut w = self.worker(w_id);
-        if self.cap(cap).registry_id != reg.id || w.registry_id != reg.id {
+        let c = self.cap(cap);
+        if c.registry_id != reg.id || w.registry_id != reg.id {
             return Err(Abort(abort::E_WRONG_REGISTRY));
+        }
+        if !reg.slash_caps.contents.contains(&c.id) {
+            return Err(Abort(abort::E_CAP_REVOKED));
         }
         if reason.len() > defaults::MAX_SLASH_REASON_LEN {
             return Err(Abort(abort::E_INVALID_PARAMETER));
@@ -530,10 +593,9 @@ impl Scratch<'_> {
         if cert.len() != envkey_cert::LEN || cert[0] != envkey_cert::VERSION {
             return Err(Abort(abort::E_INVALID_PARAMETER));
         }
-        let serial = u64::from_le_bytes(cert[1..9].try_into().expect("8 bytes"));
+        let serial = le_u64(cert, 1);
         if reg.envelope_key_cert.len() == envkey_cert::LEN {
-            let current =
-                u64::from_le_bytes(reg.envelope_key_cert[1..9].try_into().expect("8 bytes"));
+            let current = le_u64(&reg.envelope_key_cert, 1);
             if serial <= current {
                 return Err(Abort(abort::E_INVALID_PARAMETER));
             }
@@ -576,18 +638,7 @@ impl Scratch<'_> {
     fn revoke_master_cap(&mut self, reg_id: ObjectId, cap: ObjectId, cap_id: ObjectId) -> R {
         let mut reg = self.registry(reg_id);
         self.check_admin(&reg, cap)?;
-        let before = reg.master_caps.contents.len();
-        reg.master_caps = VecSet {
-            contents: reg
-                .master_caps
-                .contents
-                .into_iter()
-                .filter(|c| *c != cap_id)
-                .collect(),
-        };
-        if reg.master_caps.contents.len() == before {
-            return Err(Abort(abort::E_INVALID_PARAMETER));
-        }
+        remove_from(&mut reg.master_caps, &cap_id)?;
         let registry_id = reg.id;
         self.put_registry(reg);
         self.emit(RegistryEvent::MasterCapChanged(MasterCapChanged {
@@ -600,7 +651,7 @@ impl Scratch<'_> {
     }
 
     fn issue_slash_cap(&mut self, reg_id: ObjectId, cap: ObjectId, to: Address) -> R {
-        let reg = self.registry(reg_id);
+        let mut reg = self.registry(reg_id);
         self.check_admin(&reg, cap)?;
         let id = self.fresh_id();
         self.create(
@@ -611,6 +662,16 @@ impl Scratch<'_> {
                 registry_id: reg.id,
             }),
         );
+        reg.slash_caps.contents.push(id);
+        self.put_registry(reg);
+        Ok(())
+    }
+
+    fn revoke_slash_cap(&mut self, reg_id: ObjectId, cap: ObjectId, cap_id: ObjectId) -> R {
+        let mut reg = self.registry(reg_id);
+        self.check_admin(&reg, cap)?;
+        remove_from(&mut reg.slash_caps, &cap_id)?;
+        self.put_registry(reg);
         Ok(())
     }
 
@@ -639,4 +700,16 @@ impl Scratch<'_> {
         );
         Ok(())
     }
+}
+
+/// Move `assert!(set.contains(&id), EInvalidParameter); set.remove(&id)` (`VecSet::remove`
+/// keeps the order of the others).
+fn remove_from(set: &mut VecSet<ObjectId>, id: &ObjectId) -> R {
+    let at = set
+        .contents
+        .iter()
+        .position(|c| c == id)
+        .ok_or(Abort(abort::E_INVALID_PARAMETER))?;
+    set.contents.remove(at);
+    Ok(())
 }

@@ -61,6 +61,16 @@ fn addr(a: &ObjectId) -> MoveValue {
     MoveValue::Address(a.0)
 }
 
+fn id_set(s: &onchain::VecSet<ObjectId>) -> MoveValue {
+    MoveValue::Struct {
+        type_: VEC_SET_TYPE.into(),
+        fields: vec![(
+            "contents",
+            MoveValue::Vector(s.contents.iter().map(addr).collect()),
+        )],
+    }
+}
+
 impl Contents {
     /// The full Move type.
     pub fn type_(&self, package: &ObjectId) -> String {
@@ -100,16 +110,8 @@ impl Contents {
                         ],
                     },
                 ),
-                (
-                    "master_caps",
-                    MoveValue::Struct {
-                        type_: VEC_SET_TYPE.into(),
-                        fields: vec![(
-                            "contents",
-                            MoveValue::Vector(r.master_caps.contents.iter().map(addr).collect()),
-                        )],
-                    },
-                ),
+                ("master_caps", id_set(&r.master_caps)),
+                ("slash_caps", id_set(&r.slash_caps)),
                 (
                     "envelope_key_cert",
                     MoveValue::Bytes(r.envelope_key_cert.clone()),
@@ -134,6 +136,7 @@ impl Contents {
                 ("join_envelope", MoveValue::Bytes(w.join_envelope.clone())),
                 ("token_version", MoveValue::U64(w.token_version)),
                 ("cooldown_ms", MoveValue::U64(w.cooldown_ms)),
+                ("revoke_grace_ms", MoveValue::U64(w.revoke_grace_ms)),
                 ("registered_at_ms", MoveValue::U64(w.registered_at_ms)),
                 ("unlock_at_ms", MoveValue::U64(w.unlock_at_ms)),
             ],

@@ -1,4 +1,4 @@
-//! The registry's rules S01–S23 (DESIGN §4–§6; the same ids as `move/tests/`), each
+//! The registry's rules S01–S32 (DESIGN §4–§6; the same ids as `move/tests/`), each
 //! run through both transports against the sandbox chain.
 
 use daas_protocol::chain::{Chain, ExecOutcome, WorkerObject};
@@ -7,6 +7,49 @@ use daas_protocol::tx::{Arg, PtbBuilder, RegistryCalls};
 use daas_protocol::{EnvelopeKey, EnvelopeKeyCert, EnvelopeKeyPin, ObjectId, RootKey, SuiKeypair};
 
 use crate::world::{DAY, Device, HOUR, SUI, World};
+
+/// A seal token built from raw parts, as a device that does not use `daas-protocol`
+/// might make one: `identity` is an Ed25519 seed (signs the claim) or raw key bytes
+/// (signed with R = the neutral point, s = 0, which ZIP-215 accepts for any message
+/// under a small-order key and never otherwise).
+enum RawIdentity {
+    Seed([u8; 32]),
+    Bytes([u8; 32]),
+}
+
+fn raw_token(
+    registry: &ObjectId,
+    owner: &daas_protocol::Address,
+    label: &str,
+    identity: RawIdentity,
+    sealing: [u8; 32],
+) -> (String, Vec<u8>) {
+    let key = match &identity {
+        RawIdentity::Seed(seed) => {
+            let vk =
+                ed25519_zebra::VerificationKeyBytes::from(&ed25519_zebra::SigningKey::from(*seed));
+            <[u8; 32]>::from(vk)
+        }
+        RawIdentity::Bytes(b) => *b,
+    };
+    let node_id = format!(
+        "{label}-{}",
+        daas_protocol::node_id::fingerprint_of_bytes(&key)
+    );
+    let claim = daas_protocol::seal_token::claim_bytes(registry, owner, &node_id, &sealing);
+    let signature: [u8; 64] = match identity {
+        RawIdentity::Seed(seed) => ed25519_zebra::SigningKey::from(seed)
+            .sign(&claim)
+            .to_bytes(),
+        RawIdentity::Bytes(_) => {
+            let mut sig = [0u8; 64];
+            sig[0] = 1;
+            sig
+        }
+    };
+    let token = [&[1u8][..], &key, &sealing, &signature].concat();
+    (node_id, token)
+}
 
 fn aborted(out: &ExecOutcome, code: u64) {
     assert_eq!(
@@ -107,6 +150,81 @@ impl<C: Chain> World<C> {
         let w = self.refresh(&w).await;
         assert_eq!(status(&w), WorkerStatus::Active);
         (d, w)
+    }
+
+    /// `issue_slash_cap` to account `i`; the new cap's id (the registry's newest).
+    async fn issue_slash_cap(&self, i: usize) -> ObjectId {
+        let before = self.reader.registry().await.unwrap().1.slash_caps.contents;
+        ok(&self
+            .admin(
+                "issue_slash_cap",
+                vec![Arg::Address(self.accounts[i].address())],
+            )
+            .await);
+        let after = self.reader.registry().await.unwrap().1.slash_caps.contents;
+        assert_eq!(after.len(), before.len() + 1, "one more valid SlashCap");
+        assert_eq!(
+            after[..before.len()],
+            before[..],
+            "the others stay, in order"
+        );
+        *after.last().unwrap()
+    }
+
+    async fn slash_with(
+        &self,
+        signer: &SuiKeypair,
+        calls: RegistryCalls,
+        cap: ObjectId,
+        worker: &WorkerObject,
+        amount: u64,
+    ) -> ExecOutcome {
+        let cap = self.object_ref(cap).await;
+        self.call(
+            signer,
+            calls,
+            "slash",
+            vec![
+                Arg::Cap(cap),
+                Arg::Worker(Self::shared(worker)),
+                Arg::U64(amount),
+                Arg::Str("r"),
+            ],
+        )
+        .await
+    }
+
+    async fn withdraw(&self, i: usize, calls: RegistryCalls, worker: &WorkerObject) -> ExecOutcome {
+        self.call(
+            &self.accounts[i],
+            calls,
+            "withdraw_stake",
+            vec![Arg::Worker(Self::shared(worker))],
+        )
+        .await
+    }
+
+    async fn rotate(
+        &self,
+        i: usize,
+        calls: RegistryCalls,
+        worker: &WorkerObject,
+        token: &[u8],
+    ) -> ExecOutcome {
+        self.call(
+            &self.accounts[i],
+            calls,
+            "rotate_seal_token",
+            vec![Arg::Worker(Self::shared(worker)), Arg::Bytes(token)],
+        )
+        .await
+    }
+
+    async fn set_params(&self, min_stake: u64, fee: u64) {
+        ok(&self.admin("set_min_stake", vec![Arg::U64(min_stake)]).await);
+        ok(&self
+            .admin("set_registration_fee", vec![Arg::U64(fee)])
+            .await);
     }
 
     async fn skipped(&self, before: usize, action: u8) {
@@ -697,7 +815,7 @@ pub async fn s18_rotate_seal_token<C: Chain>(w: &World<C>) {
     let after = w.refresh(&a).await;
     assert_eq!(status(&after), WorkerStatus::Pending);
     assert!(after.worker.join_envelope.is_empty());
-    assert_eq!(after.worker.token_version, 1);
+    assert_eq!(after.worker.token_version, 2, "1 envelope + 1 rotation");
     assert_eq!(after.worker.seal_token, token);
 }
 
@@ -741,19 +859,24 @@ pub async fn s20_admin_needs_this_registrys_admin_cap<C: Chain>(w: &World<C>) {
     ok(&w.admin("set_cooldown_ms", vec![Arg::U64(30 * DAY)]).await);
     ok(&w.admin("set_min_stake", vec![Arg::U64(2 * SUI)]).await);
     assert_eq!(w.reader.registry().await.unwrap().1.min_stake, 2 * SUI);
-    // issue_slash_cap: the new cap slashes
-    let stranger = w.accounts[2].clone();
-    let admin = w.object_ref(w.info.admin_cap_id).await;
+    // issue_slash_cap: a new valid cap, owned by the recipient, that slashes
+    let stranger = 2;
+    let new_cap = w.issue_slash_cap(stranger).await;
+    let info = w.chain().object(new_cap).await.unwrap().unwrap();
+    assert_eq!(
+        info.owner,
+        daas_protocol::chain::Owner::Address(w.accounts[stranger].address())
+    );
+    assert!(info.type_.ends_with("::worker_registry::SlashCap"));
+    let d = w.device(0, "rpi", 1);
     ok(&w
-        .call(
-            &w.master,
-            w.calls,
-            "issue_slash_cap",
-            vec![Arg::Cap(admin), Arg::Address(stranger.address())],
-        )
+        .register_raw(0, 2 * SUI, d.node_id.as_str(), &d.token.to_bytes())
         .await);
-    let caps: Vec<_> = w.chain().coins(stranger.address()).await.unwrap();
-    assert!(!caps.is_empty(), "the recipient still has its coins");
+    let victim = w.worker(d.node_id.as_str()).await.unwrap();
+    ok(&w
+        .slash_with(&w.accounts[stranger], w.calls, new_cap, &victim, 1)
+        .await);
+    assert_eq!(status(&w.refresh(&victim).await), WorkerStatus::Slashed);
 }
 
 pub async fn s21_views<C: Chain>(w: &World<C>) {
@@ -857,6 +980,571 @@ pub async fn s23_reregister_after_withdraw<C: Chain>(w: &World<C>) {
     );
 }
 
+pub async fn s24_rotation_skips_an_envelope_in_flight_to_the_old_key<C: Chain>(w: &World<C>) {
+    let (d, _) = w.register(0, "rpi", 1).await;
+    // the master reads the worker: Pending at token_version 0; it seals version 1 to
+    // the sealing key it read
+    let read = w.worker(d.node_id.as_str()).await.unwrap();
+    assert_eq!(
+        (status(&read), read.worker.token_version),
+        (WorkerStatus::Pending, 0)
+    );
+    let in_flight = w.envelope(&read, &d, read.worker.token_version + 1, w.now() + HOUR);
+    // the owner's rotation lands first
+    let owner = w.accounts[0].address();
+    let rotated = w.device_for(w.info.registry_id, owner, "rpi", 2, 1);
+    ok(&w.rotate(0, w.calls, &read, &rotated.token.to_bytes()).await);
+    let after = w.refresh(&read).await;
+    assert_eq!(
+        (status(&after), after.worker.token_version),
+        (WorkerStatus::Pending, 1)
+    );
+    let before = w.events().await.len();
+    ok(&w.set_token(&read, &in_flight).await);
+    w.skipped(before, 1).await;
+    let after = w.refresh(&read).await;
+    assert_eq!(after.worker.token_version, 1);
+    assert!(
+        after.worker.join_envelope.is_empty(),
+        "the stale envelope is not stored"
+    );
+    assert_eq!(status(&after), WorkerStatus::Pending);
+    // the next read gives version 1: the envelope for 2, to the new key, is stored
+    let fresh = w.envelope(
+        &after,
+        &rotated,
+        after.worker.token_version + 1,
+        w.now() + HOUR,
+    );
+    ok(&w.set_token(&after, &fresh).await);
+    let issued = w.refresh(&after).await;
+    assert_eq!(
+        (status(&issued), issued.worker.token_version),
+        (WorkerStatus::TokenIssued, 2)
+    );
+    assert_eq!(issued.worker.join_envelope, fresh);
+    // from TokenIssued and from Active each rotation adds one
+    ok(&w.rotate(0, w.calls, &issued, &d.token.to_bytes()).await);
+    let again = w.refresh(&issued).await;
+    assert_eq!(
+        (status(&again), again.worker.token_version),
+        (WorkerStatus::Pending, 3)
+    );
+    ok(&w
+        .set_token(&again, &w.envelope(&again, &d, 4, w.now() + HOUR))
+        .await);
+    ok(&w
+        .master_call("activate_worker", &w.refresh(&again).await)
+        .await);
+    ok(&w
+        .rotate(0, w.calls, &again, &rotated.token.to_bytes())
+        .await);
+    let last = w.refresh(&again).await;
+    assert_eq!(
+        (status(&last), last.worker.token_version),
+        (WorkerStatus::Pending, 5)
+    );
+    let rotations = w
+        .events()
+        .await
+        .into_iter()
+        .filter(|e| matches!(e, RegistryEvent::SealTokenRotated(r) if r.worker_id == read.info.id))
+        .count();
+    assert_eq!(rotations, 3);
+}
+
+pub async fn s25_slash_caps_are_listed_issued_and_revoked<C: Chain>(w: &World<C>) {
+    let genesis = w.info.slash_cap_id;
+    let (_, reg) = w.reader.registry().await.unwrap();
+    assert_eq!(
+        reg.slash_caps.contents,
+        vec![genesis],
+        "the genesis SlashCap is valid"
+    );
+    let bobs = w.issue_slash_cap(1).await;
+    ok(&w.admin("revoke_slash_cap", vec![Arg::Id(genesis)]).await);
+    let (_, reg) = w.reader.registry().await.unwrap();
+    assert_eq!(reg.slash_caps.contents, vec![bobs]);
+    let (_, a) = w.register(0, "rpi", 1).await;
+    aborted(
+        &w.slash_with(&w.master, w.calls, genesis, &a, 1).await,
+        abort::E_CAP_REVOKED,
+    );
+    assert_eq!(status(&w.refresh(&a).await), WorkerStatus::Pending);
+    // revoking twice, or an id that never was a SlashCap: 11
+    aborted(
+        &w.admin("revoke_slash_cap", vec![Arg::Id(genesis)]).await,
+        abort::E_INVALID_PARAMETER,
+    );
+    aborted(
+        &w.admin("revoke_slash_cap", vec![Arg::Id(w.info.master_cap_id)])
+            .await,
+        abort::E_INVALID_PARAMETER,
+    );
+    // another registry's AdminCap: 8
+    let other_admin = w.object_ref(w.info.other_registry.admin_cap_id).await;
+    aborted(
+        &w.call(
+            &w.master,
+            w.calls,
+            "revoke_slash_cap",
+            vec![Arg::Cap(other_admin), Arg::Id(bobs)],
+        )
+        .await,
+        abort::E_WRONG_REGISTRY,
+    );
+    // the cap still valid slashes
+    ok(&w.slash_with(&w.accounts[1], w.calls, bobs, &a, 1).await);
+    assert_eq!(status(&w.refresh(&a).await), WorkerStatus::Slashed);
+    // registry B's caps are untouched
+    let other = w
+        .chain()
+        .object(w.info.other_registry.registry_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .decode::<daas_protocol::onchain::WorkerRegistry>("WorkerRegistry")
+        .unwrap();
+    assert_eq!(
+        other.slash_caps.contents,
+        vec![w.info.other_registry.slash_cap_id]
+    );
+}
+
+pub async fn s26_revoke_grace_is_copied_at_registration<C: Chain>(w: &World<C>) {
+    let (_, a) = w.register(0, "rpi-a", 1).await;
+    assert_eq!(a.worker.revoke_grace_ms, DAY);
+    ok(&w
+        .admin("set_revoke_grace_ms", vec![Arg::U64(30 * DAY)])
+        .await);
+    let (_, b) = w.register(1, "rpi-b", 2).await;
+    assert_eq!(b.worker.revoke_grace_ms, 30 * DAY);
+    ok(&w.admin("set_revoke_grace_ms", vec![Arg::U64(0)]).await);
+    assert_eq!(w.refresh(&a).await.worker.revoke_grace_ms, DAY);
+    ok(&w.owner_call(0, "request_unstake", &a).await);
+    ok(&w.owner_call(1, "request_unstake", &b).await);
+    // the registry's grace is now 0, but each exit keeps its own: A 1 day, B 30 days
+    w.advance(7 * DAY + 1000);
+    aborted(
+        &w.withdraw(0, w.calls, &a).await,
+        abort::E_COOLDOWN_NOT_OVER,
+    );
+    w.advance(DAY);
+    ok(&w.withdraw(0, w.calls, &a).await);
+    aborted(
+        &w.withdraw(1, w.calls, &b).await,
+        abort::E_COOLDOWN_NOT_OVER,
+    );
+    w.advance(29 * DAY);
+    ok(&w.withdraw(1, w.calls, &b).await);
+}
+
+pub async fn s27_the_stake_check_cannot_overflow<C: Chain>(w: &World<C>) {
+    let d = w.device(0, "rpi", 1);
+    let token = d.token.to_bytes();
+    let register = || w.register_raw(0, SUI, d.node_id.as_str(), &token);
+    for (min_stake, fee) in [
+        (SUI, u64::MAX),
+        (u64::MAX, 1),
+        (u64::MAX, 0),
+        (u64::MAX, u64::MAX),
+        (1, u64::MAX - 1),
+        (SUI, 1),
+    ] {
+        w.set_params(min_stake, fee).await;
+        aborted(&register().await, abort::E_INSUFFICIENT_STAKE);
+    }
+    // payment − min_stake == fee exactly: registered, the fee to the treasury
+    w.set_params(SUI - 5, 5).await;
+    ok(&register().await);
+    let worker = w.worker(d.node_id.as_str()).await.unwrap();
+    assert_eq!(worker.worker.stake.value, SUI - 5);
+    assert_eq!(w.reader.registry().await.unwrap().1.treasury.value, 5);
+}
+
+pub async fn s28_seal_token_keys_are_checked_as_sui_checks_them<C: Chain>(w: &World<C>) {
+    let reg = w.info.registry_id;
+    let owner = w.accounts[0].address();
+    let neutral = {
+        let mut b = [0u8; 32];
+        b[0] = 1;
+        b
+    };
+    // the neutral point again, non-canonically (y = p + 1); ZIP-215 takes it
+    let neutral_non_canonical = {
+        let mut b = [0xff; 32];
+        b[0] = 0xee;
+        b[31] = 0x7f;
+        b
+    };
+    let not_a_point = {
+        let mut b = [0u8; 32];
+        b[0] = 2; // y = 2 is not on the curve
+        b
+    };
+    assert!(ed25519_zebra::VerificationKey::try_from(not_a_point).is_err());
+    assert!(ed25519_zebra::VerificationKey::try_from(neutral_non_canonical).is_ok());
+    let mut u1 = [0u8; 32];
+    u1[0] = 1;
+    // low-order X25519 sealing keys signed by a real identity key register (the
+    // contract does not look at them; master and agent refuse them)
+    for (i, sealing) in [[0u8; 32], u1].into_iter().enumerate() {
+        assert!(daas_protocol::SealingPublicKey::from_bytes(sealing).is_err());
+        let (node_id, token) = raw_token(
+            &reg,
+            &owner,
+            &format!("lo{i}"),
+            RawIdentity::Seed([40 + i as u8; 32]),
+            sealing,
+        );
+        ok(&w.register_raw(0, SUI, &node_id, &token).await);
+        assert_eq!(w.worker(&node_id).await.unwrap().worker.seal_token, token);
+    }
+    // a small-order identity key with the signature any message has under it registers
+    for (i, key) in [neutral, neutral_non_canonical].into_iter().enumerate() {
+        let (node_id, token) = raw_token(
+            &reg,
+            &owner,
+            &format!("so{i}"),
+            RawIdentity::Bytes(key),
+            [9; 32],
+        );
+        ok(&w.register_raw(0, SUI, &node_id, &token).await);
+    }
+    // the same forged signature under a prime-order key fails
+    let real = w.device(0, "rpi", 5);
+    let mut forged = real.token.to_bytes();
+    forged[65..].copy_from_slice(
+        &raw_token(&reg, &owner, "x", RawIdentity::Bytes(neutral), [0; 32]).1[65..],
+    );
+    aborted(
+        &w.register_raw(0, SUI, real.node_id.as_str(), &forged).await,
+        abort::E_INVALID_SEAL_TOKEN,
+    );
+    // an identity key that is not a point: the fingerprint is checked first (5), then
+    // the signature fails (4)
+    let (bad_node, bad_token) = raw_token(
+        &reg,
+        &owner,
+        "bad",
+        RawIdentity::Bytes(not_a_point),
+        [9; 32],
+    );
+    aborted(
+        &w.register_raw(0, SUI, real.node_id.as_str(), &bad_token)
+            .await,
+        abort::E_INVALID_NODE_ID,
+    );
+    aborted(
+        &w.register_raw(0, SUI, &bad_node, &bad_token).await,
+        abort::E_INVALID_SEAL_TOKEN,
+    );
+    // rotation takes the same rules: to a low-order sealing key
+    let seed = [40u8; 32];
+    let (lo_node, _) = raw_token(&reg, &owner, "lo0", RawIdentity::Seed(seed), [0; 32]);
+    let lo = w.worker(&lo_node).await.unwrap();
+    let (_, rotated) = raw_token(&reg, &owner, "lo0", RawIdentity::Seed(seed), u1);
+    ok(&w.rotate(0, w.calls, &lo, &rotated).await);
+    assert_eq!(w.refresh(&lo).await.worker.seal_token, rotated);
+}
+
+pub async fn s29_a_worker_of_another_registry_is_refused<C: Chain>(w: &World<C>) {
+    let b = w.other;
+    let b_master = w.info.other_registry.master_cap_id;
+    let b_slash = w.info.other_registry.slash_cap_id;
+    let master_b = |f: &'static str, worker: WorkerObject, env: Option<Vec<u8>>| async move {
+        let cap = w.object_ref(b_master).await;
+        let mut args = vec![Arg::Cap(cap), Arg::Worker(World::<C>::shared(&worker))];
+        if let Some(e) = &env {
+            args.push(Arg::Bytes(e));
+        }
+        w.call(&w.master, b, f, args).await
+    };
+    let (d, pending) = w.register(0, "rpi-p", 1).await;
+    let env = w.envelope(&pending, &d, 1, w.now() + HOUR);
+    aborted(
+        &master_b("set_join_token", pending.clone(), Some(env)).await,
+        abort::E_WRONG_REGISTRY,
+    );
+    let (_, issued) = w.issued(1, "rpi-i", 2).await;
+    aborted(
+        &master_b("activate_worker", issued.clone(), None).await,
+        abort::E_WRONG_REGISTRY,
+    );
+    let (_, leaving) = w.register(2, "rpi-l", 3).await;
+    ok(&w.owner_call(2, "request_unstake", &leaving).await);
+    let leaving = w.refresh(&leaving).await;
+    aborted(
+        &master_b("confirm_revoked", leaving.clone(), None).await,
+        abort::E_WRONG_REGISTRY,
+    );
+    let owner = w.accounts[0].address();
+    let rotated = w.device_for(w.info.registry_id, owner, "rpi-p", 7, 1);
+    aborted(
+        &w.rotate(0, b, &pending, &rotated.token.to_bytes()).await,
+        abort::E_WRONG_REGISTRY,
+    );
+    aborted(
+        &w.slash_with(&w.master, b, b_slash, &issued, 1).await,
+        abort::E_WRONG_REGISTRY,
+    );
+    // a withdrawable worker (Revoked, cooldown over) with registry B
+    ok(&w.master_call("confirm_revoked", &leaving).await);
+    w.advance(7 * DAY + 1000);
+    aborted(&w.withdraw(2, b, &leaving).await, abort::E_WRONG_REGISTRY);
+    // nothing changed, in either registry
+    let p = w.refresh(&pending).await;
+    assert_eq!(
+        (status(&p), p.worker.token_version),
+        (WorkerStatus::Pending, 0)
+    );
+    assert_eq!(p.worker.seal_token, d.token.to_bytes());
+    let i = w.refresh(&issued).await;
+    assert_eq!(
+        (status(&i), i.worker.stake.value),
+        (WorkerStatus::TokenIssued, SUI)
+    );
+    assert_eq!(status(&w.refresh(&leaving).await), WorkerStatus::Revoked);
+    let other = w
+        .chain()
+        .object(w.info.other_registry.registry_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .decode::<daas_protocol::onchain::WorkerRegistry>("WorkerRegistry")
+        .unwrap();
+    assert_eq!(
+        (other.total_workers, other.total_stake, other.treasury.value),
+        (0, 0, 0)
+    );
+    // and with A, the same withdrawal pays
+    ok(&w.withdraw(2, w.calls, &leaving).await);
+}
+
+pub async fn s30_envelopes_shorter_than_131_bytes_abort<C: Chain>(w: &World<C>) {
+    let (d, worker) = w.register(0, "rpi", 1).await;
+    let good = w.envelope(&worker, &d, 1, w.now() + HOUR);
+    assert!(good.len() >= 131);
+    // every length below the minimum, the 51-byte header and shorter included: 10, never
+    // an index error
+    for n in 0..131 {
+        let out = w.set_token(&worker, &good[..n.min(good.len())]).await;
+        assert_eq!(
+            out.abort_code(),
+            Some(abort::E_INVALID_ENVELOPE),
+            "{n} bytes: {:?}",
+            out.status
+        );
+    }
+    assert_eq!(w.refresh(&worker).await.worker.token_version, 0);
+}
+
+pub async fn s31_every_admin_setter_reads_back<C: Chain>(w: &World<C>) {
+    let (_, reg) = w.reader.registry().await.unwrap();
+    assert_eq!(
+        (
+            reg.min_stake,
+            reg.registration_fee,
+            reg.cooldown_ms,
+            reg.revoke_grace_ms,
+            reg.max_envelope_ttl_ms
+        ),
+        (SUI, 0, 7 * DAY, DAY, 7 * DAY),
+        "DESIGN §4 defaults"
+    );
+    for (f, v) in [
+        ("set_min_stake", 3 * SUI),
+        ("set_registration_fee", 7),
+        ("set_cooldown_ms", 2 * DAY),
+        ("set_revoke_grace_ms", 3 * HOUR),
+        ("set_max_envelope_ttl_ms", 5 * HOUR),
+    ] {
+        ok(&w.admin(f, vec![Arg::U64(v)]).await);
+    }
+    for (f, v) in [
+        ("set_cooldown_ms", 30 * DAY + 1),
+        ("set_revoke_grace_ms", 30 * DAY + 1),
+        ("set_max_envelope_ttl_ms", 0),
+        ("set_max_envelope_ttl_ms", 30 * DAY + 1),
+    ] {
+        aborted(
+            &w.admin(f, vec![Arg::U64(v)]).await,
+            abort::E_INVALID_PARAMETER,
+        );
+    }
+    let (_, reg) = w.reader.registry().await.unwrap();
+    assert_eq!(
+        (
+            reg.min_stake,
+            reg.registration_fee,
+            reg.cooldown_ms,
+            reg.revoke_grace_ms,
+            reg.max_envelope_ttl_ms
+        ),
+        (3 * SUI, 7, 2 * DAY, 3 * HOUR, 5 * HOUR)
+    );
+    // a Worker copies cooldown and grace; the stake and fee land where they belong
+    let d = w.device(0, "rpi", 1);
+    ok(&w
+        .register_raw(0, 3 * SUI + 7, d.node_id.as_str(), &d.token.to_bytes())
+        .await);
+    let worker = w.worker(d.node_id.as_str()).await.unwrap();
+    assert_eq!(
+        (
+            worker.worker.cooldown_ms,
+            worker.worker.revoke_grace_ms,
+            worker.worker.stake.value
+        ),
+        (2 * DAY, 3 * HOUR, 3 * SUI)
+    );
+    let (_, reg) = w.reader.registry().await.unwrap();
+    assert_eq!(
+        (
+            reg.treasury.value,
+            reg.total_stake,
+            reg.total_workers,
+            reg.workers.size
+        ),
+        (7, 3 * SUI, 1, 1)
+    );
+    // withdraw_treasury: the treasury shrinks, the recipient gets a coin of exactly that
+    let recipient = w.accounts[2].address();
+    let before: Vec<_> = w.chain().coins(recipient).await.unwrap();
+    let admin = w.object_ref(w.info.admin_cap_id).await;
+    ok(&w
+        .call(
+            &w.master,
+            w.calls,
+            "withdraw_treasury",
+            vec![Arg::Cap(admin), Arg::U64(5), Arg::Address(recipient)],
+        )
+        .await);
+    aborted(
+        &w.call(
+            &w.master,
+            w.calls,
+            "withdraw_treasury",
+            vec![
+                Arg::Cap(w.object_ref(w.info.admin_cap_id).await),
+                Arg::U64(3),
+                Arg::Address(recipient),
+            ],
+        )
+        .await,
+        abort::E_INVALID_PARAMETER,
+    );
+    assert_eq!(w.reader.registry().await.unwrap().1.treasury.value, 2);
+    let paid: Vec<_> = w
+        .chain()
+        .coins(recipient)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|c| !before.iter().any(|b| b.id == c.id))
+        .collect();
+    assert!(matches!(&paid[..], [c] if c.balance == 5), "{paid:?}");
+    // the envelope-key certificate (S22 checks the serial rule)
+    let root = RootKey::from_secret_bytes(
+        daas_protocol::hex::decode_array(&w.info.root_key.private).unwrap(),
+    );
+    let cert = EnvelopeKeyCert::issue(
+        &root,
+        &w.chain_id,
+        &w.info.registry_id,
+        9,
+        &w.envelope_key.public(),
+    )
+    .to_bytes();
+    ok(&w
+        .admin("set_envelope_key_cert", vec![Arg::Bytes(&cert)])
+        .await);
+    assert_eq!(w.reader.registry().await.unwrap().1.envelope_key_cert, cert);
+    // MasterCaps: issued valid, revoked invalid, the genesis one kept
+    let before = w.events().await.len();
+    ok(&w
+        .admin(
+            "issue_master_cap",
+            vec![Arg::Address(w.accounts[1].address())],
+        )
+        .await);
+    let new_cap = match &w.events_after(before).await[..] {
+        [RegistryEvent::MasterCapChanged(c)] if c.valid => c.cap_id,
+        other => panic!("expected MasterCapChanged, got {other:?}"),
+    };
+    let (_, reg) = w.reader.registry().await.unwrap();
+    assert_eq!(
+        reg.master_caps.contents,
+        vec![w.info.master_cap_id, new_cap]
+    );
+    ok(&w.admin("revoke_master_cap", vec![Arg::Id(new_cap)]).await);
+    let (_, reg) = w.reader.registry().await.unwrap();
+    assert_eq!(reg.master_caps.contents, vec![w.info.master_cap_id]);
+    // SlashCaps (S25 covers revocation)
+    let new_slash = w.issue_slash_cap(1).await;
+    let (_, reg) = w.reader.registry().await.unwrap();
+    assert_eq!(
+        reg.slash_caps.contents,
+        vec![w.info.slash_cap_id, new_slash]
+    );
+}
+
+pub async fn s32_partial_slash_then_withdraw_pays_exactly_the_remainder<C: Chain>(w: &World<C>) {
+    let (_, a) = w.active(0, "rpi-a", 1).await;
+    let d = w.device(1, "rpi-c", 2);
+    ok(&w
+        .register_raw(1, 2 * SUI, d.node_id.as_str(), &d.token.to_bytes())
+        .await);
+    let c = w.worker(d.node_id.as_str()).await.unwrap();
+    ok(&w
+        .slash_with(&w.master, w.calls, w.info.slash_cap_id, &a, 300_000_000)
+        .await);
+    ok(&w
+        .slash_with(&w.master, w.calls, w.info.slash_cap_id, &c, 1)
+        .await);
+    let (_, reg) = w.reader.registry().await.unwrap();
+    assert_eq!(
+        (reg.treasury.value, reg.total_stake),
+        (300_000_001, SUI - 300_000_000 + 2 * SUI - 1)
+    );
+    let paid_to = |i: usize, worker: WorkerObject, calls: RegistryCalls| async move {
+        let owner = w.accounts[i].address();
+        let before = w.chain().coins(owner).await.unwrap();
+        let n = w.events().await.len();
+        ok(&w.withdraw(i, calls, &worker).await);
+        let ev = w.events_after(n).await;
+        let amount = match &ev[..] {
+            [RegistryEvent::StakeWithdrawn(s)] if s.worker_id == worker.info.id => s.amount,
+            other => panic!("expected one StakeWithdrawn, got {other:?}"),
+        };
+        let new: Vec<u64> = w
+            .chain()
+            .coins(owner)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|c| !before.iter().any(|b| b.id == c.id))
+            .map(|c| c.balance)
+            .collect();
+        assert_eq!(new, vec![amount], "one new coin holding the stake");
+        amount
+    };
+    // A: confirmed revoked, withdrawn after the cooldown
+    ok(&w.master_call("confirm_revoked", &w.refresh(&a).await).await);
+    w.advance(7 * DAY + 1000);
+    assert_eq!(
+        paid_to(0, w.refresh(&a).await, w.calls).await,
+        SUI - 300_000_000
+    );
+    // C: never confirmed, withdrawn after cooldown + grace
+    w.advance(DAY);
+    assert_eq!(paid_to(1, w.refresh(&c).await, w.calls).await, 2 * SUI - 1);
+    let (_, reg) = w.reader.registry().await.unwrap();
+    assert_eq!(
+        (reg.treasury.value, reg.total_stake, reg.total_workers),
+        (300_000_001, 0, 0)
+    );
+}
+
 macro_rules! both_transports {
     ($($name:ident),* $(,)?) => {
         mod jsonrpc {
@@ -906,4 +1594,13 @@ both_transports!(
     s21_views,
     s22_envelope_key_cert,
     s23_reregister_after_withdraw,
+    s24_rotation_skips_an_envelope_in_flight_to_the_old_key,
+    s25_slash_caps_are_listed_issued_and_revoked,
+    s26_revoke_grace_is_copied_at_registration,
+    s27_the_stake_check_cannot_overflow,
+    s28_seal_token_keys_are_checked_as_sui_checks_them,
+    s29_a_worker_of_another_registry_is_refused,
+    s30_envelopes_shorter_than_131_bytes_abort,
+    s31_every_admin_setter_reads_back,
+    s32_partial_slash_then_withdraw_pays_exactly_the_remainder,
 );
