@@ -12,18 +12,31 @@
 //! A key of one role cannot be passed where another is expected (each is its own
 //! type, and each signs only its own domain-separated messages), a key file names its
 //! role and loading it as another role fails, and [`ensure_distinct`] refuses one
-//! secret in two roles. Key files are `0600` in a `0700` directory; a key file that
-//! group or others can read is refused.
+//! secret in two roles. Ed25519 public keys of small order (the eight points whose
+//! multiples never leave a subgroup of size 8, in any encoding) are refused for every
+//! role: a signature under one proves nothing.
+//!
+//! Key files are `0600` in a `0700` directory (DESIGN §5), owned by the user the
+//! process runs as. Reading one opens the directory, checks it on the open descriptor
+//! (owned by this user or root, no access for group or others — a directory others
+//! can write lets them swap the key, one they can read or search tells them which keys
+//! exist and when they change), then opens the file inside it with `O_NOFOLLOW` and
+//! checks the opened file (a regular file, owned by this user, no access for group or
+//! others): nothing is checked by name and then opened again, so there is no window
+//! in which the file can be switched. The decoded secret lives only in zeroizing
+//! buffers.
 //!
 //! Key file format (one line, so an operator can tell files apart with `head -c 30`):
 //! `k8s-daas-key v1 <role> <64 hex of the 32-byte secret>\n`.
 
 use std::fmt;
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+
+use rustix::fs::{Mode, OFlags};
 
 use hpke::kem::{Kem as _, X25519HkdfSha256};
 use hpke::{Deserializable, Serializable};
@@ -108,7 +121,7 @@ pub enum KeyError {
     },
     /// The key directory is open to group or others.
     #[error(
-        "key directory {} has mode {mode:04o}: run `chmod 700 {}` before writing keys into it",
+        "key directory {} has mode {mode:04o}, which lets group or others list or change the keys in it: run `chmod 700 {}`",
         path.display(),
         path.display()
     )]
@@ -117,6 +130,47 @@ pub enum KeyError {
         path: PathBuf,
         /// Its permission bits.
         mode: u32,
+    },
+    /// The key file is a symbolic link (key files are opened with `O_NOFOLLOW`).
+    #[error(
+        "key file {} is a symbolic link: key files are never read through links; put the file itself there",
+        path.display()
+    )]
+    Symlink {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The path is not a regular file.
+    #[error("key file {} is not a regular file", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The key file or its directory belongs to another user.
+    #[error(
+        "key {what} {} belongs to uid {uid}, but this process runs as uid {euid}: run `chown {euid} {}` or run as its owner",
+        path.display(),
+        path.display()
+    )]
+    Owner {
+        /// `file` or `directory`.
+        what: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// Its owner.
+        uid: u32,
+        /// Who we are.
+        euid: u32,
+    },
+    /// A key file far larger than any key file.
+    #[error("key file {} is {len} bytes, more than any key file (at most {max}): check the path", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Its size.
+        len: u64,
+        /// The limit.
+        max: u64,
     },
     /// The file already exists; keys are never overwritten.
     #[error(
@@ -182,6 +236,14 @@ pub enum KeyError {
         /// Which key.
         role: KeyRole,
     },
+    /// A small-order Ed25519 point: anyone can make signatures that verify under it.
+    #[error(
+        "{role} public key is a small-order Ed25519 point, under which signatures prove nothing: use a freshly generated key"
+    )]
+    SmallOrderPublicKey {
+        /// Which key.
+        role: KeyRole,
+    },
     /// Hex that does not decode to 32 bytes.
     #[error("{role} public key: {source}")]
     Hex {
@@ -197,6 +259,16 @@ pub(crate) fn random_32() -> Zeroizing<[u8; 32]> {
     let mut b = Zeroizing::new([0u8; 32]);
     getrandom::fill(b.as_mut()).expect("the OS random source is available");
     b
+}
+
+/// Whether 32 bytes encode one of the eight Ed25519 points of small order (the
+/// identity and the torsion points), in any of their encodings: the decompression
+/// accepts non-canonical y coordinates (y ≥ p) and both signs of x = 0, as ZIP-215
+/// verification does, so every encoding a verifier would take is caught.
+pub(crate) fn is_small_order_ed25519(b: &[u8; 32]) -> bool {
+    curve25519_dalek::edwards::CompressedEdwardsY(*b)
+        .decompress()
+        .is_some_and(|p| p.is_small_order())
 }
 
 /// ZIP-215 Ed25519 verification, as Sui's `ed25519_verify` and fastcrypto do it.
@@ -296,11 +368,15 @@ macro_rules! ed25519_role {
         public_key_type!($(#[$pdoc])* $public, $role);
 
         impl $public {
-            /// From 32 bytes; refuses bytes that are not an Ed25519 point.
+            /// From 32 bytes; refuses bytes that are not an Ed25519 point and the
+            /// small-order points.
             pub fn from_bytes(b: [u8; 32]) -> Result<Self, KeyError> {
                 ed25519_zebra::VerificationKey::try_from(b)
-                    .map(|_| Self(b))
-                    .map_err(|_| KeyError::InvalidPublicKey { role: $role })
+                    .map_err(|_| KeyError::InvalidPublicKey { role: $role })?;
+                if is_small_order_ed25519(&b) {
+                    return Err(KeyError::SmallOrderPublicKey { role: $role });
+                }
+                Ok(Self(b))
             }
             /// ZIP-215 verification of `sig` over `msg`.
             pub(crate) fn verify(&self, msg: &[u8], sig: &[u8; 64]) -> bool {
@@ -634,9 +710,85 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> KeyError + '_ {
     }
 }
 
-/// Reads a secret file after checking that only its owner can read it.
+/// The largest file [`read_private_file`] reads (a `sui.keystore` with many keys fits).
+pub const MAX_PRIVATE_FILE: u64 = 1 << 20;
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// A key directory must belong to this user (or root, as `/var/lib` does for a
+/// service running as root) and give group and others no access at all.
+fn check_dir(dir: &Path, meta: &fs::Metadata) -> Result<(), KeyError> {
+    let euid = rustix::process::geteuid().as_raw();
+    if meta.uid() != euid && meta.uid() != 0 {
+        return Err(KeyError::Owner {
+            what: "directory",
+            path: dir.to_path_buf(),
+            uid: meta.uid(),
+            euid,
+        });
+    }
+    let mode = meta.mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(KeyError::DirPermissions {
+            path: dir.to_path_buf(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+/// Reads a secret file after checking, on the opened descriptors, that its directory
+/// and the file itself are this user's and closed to group and others (module docs).
+/// A symbolic link as the file is refused (`O_NOFOLLOW`); the directory may be one.
 pub fn read_private_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-    let meta = fs::metadata(path).map_err(io_err(path))?;
+    let dir = parent_dir(path);
+    let name = path.file_name().ok_or_else(|| KeyError::NotAFile {
+        path: path.to_path_buf(),
+    })?;
+    let dir_fd = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io_err(dir)(e.into()))?;
+    let dir_file = fs::File::from(dir_fd);
+    check_dir(dir, &dir_file.metadata().map_err(io_err(dir))?)?;
+    let fd = rustix::fs::openat(
+        &dir_file,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )
+    .map_err(|e| {
+        if e == rustix::io::Errno::LOOP {
+            KeyError::Symlink {
+                path: path.to_path_buf(),
+            }
+        } else {
+            io_err(path)(e.into())
+        }
+    })?;
+    let mut file = fs::File::from(fd);
+    let meta = file.metadata().map_err(io_err(path))?;
+    if !meta.is_file() {
+        return Err(KeyError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let euid = rustix::process::geteuid().as_raw();
+    if meta.uid() != euid {
+        return Err(KeyError::Owner {
+            what: "file",
+            path: path.to_path_buf(),
+            uid: meta.uid(),
+            euid,
+        });
+    }
     let mode = meta.mode() & 0o7777;
     if mode & 0o077 != 0 {
         return Err(KeyError::Permissions {
@@ -644,7 +796,28 @@ pub fn read_private_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
             mode,
         });
     }
-    fs::read(path).map(Zeroizing::new).map_err(io_err(path))
+    if meta.len() > MAX_PRIVATE_FILE {
+        return Err(KeyError::TooLarge {
+            path: path.to_path_buf(),
+            len: meta.len(),
+            max: MAX_PRIVATE_FILE,
+        });
+    }
+    // Sized once, so no reallocation leaves a copy of the secret behind; one byte
+    // more to see the end of a file that grew since the fstat.
+    let mut buf = Zeroizing::new(Vec::with_capacity(meta.len() as usize + 1));
+    (&mut file)
+        .take(MAX_PRIVATE_FILE + 1)
+        .read_to_end(&mut buf)
+        .map_err(io_err(path))?;
+    if buf.len() as u64 > MAX_PRIVATE_FILE {
+        return Err(KeyError::TooLarge {
+            path: path.to_path_buf(),
+            len: buf.len() as u64,
+            max: MAX_PRIVATE_FILE,
+        });
+    }
+    Ok(buf)
 }
 
 fn load_key_file(path: &Path, role: KeyRole) -> Result<Zeroizing<[u8; 32]>, KeyError> {
@@ -671,10 +844,10 @@ fn load_key_file(path: &Path, role: KeyRole) -> Result<Zeroizing<[u8; 32]>, KeyE
             expected: role,
         });
     }
-    let mut bytes =
-        crate::hex::decode_array::<32>(hex).map_err(|_| format("the key is not 64 hex digits"))?;
-    let out = Zeroizing::new(bytes);
-    bytes.zeroize();
+    // decoded straight into the zeroizing buffer: no copy of the secret on the stack
+    let mut out = Zeroizing::new([0u8; 32]);
+    ::hex::decode_to_slice(hex, out.as_mut_slice())
+        .map_err(|_| format("the key is not 64 hex digits"))?;
     Ok(out)
 }
 
@@ -694,20 +867,9 @@ fn save_key_file(path: &Path, role: KeyRole, secret: &[u8; 32]) -> Result<(), Ke
 /// then hard-linked into place (which fails if the name exists). The directory is
 /// created 0700 if missing; an existing directory open to group/others is refused.
 pub fn write_private_file(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
+    let dir = parent_dir(path);
     match fs::metadata(dir) {
-        Ok(meta) => {
-            let mode = meta.mode() & 0o7777;
-            if mode & 0o077 != 0 {
-                return Err(KeyError::DirPermissions {
-                    path: dir.to_path_buf(),
-                    mode,
-                });
-            }
-        }
+        Ok(meta) => check_dir(dir, &meta)?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -883,6 +1045,195 @@ mod tests {
             keys.save(&dir),
             Err(KeyError::SameKeyTwoRoles { .. })
         ));
+    }
+
+    #[test]
+    fn a_symlinked_key_file_is_refused_even_to_a_good_key() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("keys");
+        let real = dir.join("root.key");
+        let key = RootKey::generate();
+        key.save(&real).unwrap();
+        let link = dir.join("link.key");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let err = RootKey::load(&link).unwrap_err();
+        assert!(
+            matches!(&err, KeyError::Symlink { path } if *path == link),
+            "{err}"
+        );
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        // the same for the Sui account path, which reads through the same function
+        assert!(read_private_file(&link).is_err());
+        // the file itself loads
+        assert_eq!(RootKey::load(&real).unwrap().public(), key.public());
+        // a directory as the key file is not a file
+        fs::create_dir(dir.join("d")).unwrap();
+        fs::set_permissions(dir.join("d"), fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(matches!(
+            read_private_file(&dir.join("d")),
+            Err(KeyError::NotAFile { .. })
+        ));
+    }
+
+    /// A key directory that group or others can search, read or write is refused on
+    /// load too (0755 included): others could list and stat the keys, or with write
+    /// access swap them. 0700 (and 0500) pass.
+    #[test]
+    fn a_key_directory_open_to_group_or_others_is_refused_on_load() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("keys");
+        let path = dir.join("envelope.key");
+        EnvelopeKey::generate().save(&path).unwrap();
+        for mode in [0o755, 0o750, 0o711, 0o770, 0o707, 0o1777] {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).unwrap();
+            let err = EnvelopeKey::load(&path).unwrap_err();
+            assert!(
+                matches!(&err, KeyError::DirPermissions { mode: m, .. } if *m == mode),
+                "{mode:o}: {err}"
+            );
+            let msg = err.to_string();
+            assert!(
+                msg.contains(&format!("chmod 700 {}", dir.display())),
+                "{msg}"
+            );
+        }
+        for mode in [0o700, 0o500] {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).unwrap();
+            assert!(EnvelopeKey::load(&path).is_ok(), "{mode:o}");
+        }
+    }
+
+    #[test]
+    fn a_key_file_or_directory_of_another_user_is_refused() {
+        use std::os::unix::fs::chown;
+        let euid = rustix::process::geteuid().as_raw();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("keys");
+        let path = dir.join("identity.key");
+        IdentityKey::generate().save(&path).unwrap();
+        if euid != 0 {
+            // Only root can give a file away; what is checked for everyone else is
+            // that their own files load.
+            assert!(IdentityKey::load(&path).is_ok());
+            return;
+        }
+        let other = 4242;
+        chown(&path, Some(other), None).unwrap();
+        let err = IdentityKey::load(&path).unwrap_err();
+        assert!(
+            matches!(&err, KeyError::Owner { what: "file", uid, euid: 0, .. } if *uid == other),
+            "{err}"
+        );
+        assert!(err.to_string().contains("chown 0"), "{err}");
+        chown(&path, Some(0), None).unwrap();
+        chown(&dir, Some(other), None).unwrap();
+        let err = IdentityKey::load(&path).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                KeyError::Owner {
+                    what: "directory",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // and nothing is written into it either
+        assert!(IdentityKey::generate().save(&dir.join("x.key")).is_err());
+        chown(&dir, Some(0), None).unwrap();
+        assert!(IdentityKey::load(&path).is_ok());
+    }
+
+    /// The eight small-order points (multiples of a point of order 8) in their
+    /// canonical encodings, and every non-canonical encoding of them a ZIP-215
+    /// verifier accepts: y + p for y < 19 (y = 0 and y = 1), and the sign bit set on
+    /// the points with x = 0.
+    fn small_order_encodings() -> Vec<[u8; 32]> {
+        use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+        use curve25519_dalek::traits::Identity;
+        let p8 = CompressedEdwardsY(
+            crate::hex::decode_array::<32>(
+                "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+            )
+            .unwrap(),
+        )
+        .decompress()
+        .unwrap();
+        let mut out = Vec::new();
+        let mut q = EdwardsPoint::identity();
+        for _ in 0..8 {
+            out.push(q.compress().0);
+            q += p8;
+        }
+        // of order exactly 8: back at the identity after 8 steps, not after 4
+        assert!(q == EdwardsPoint::identity() && out[4] != out[0]);
+        // p = 2^255 - 19, little-endian
+        let mut p = [0xffu8; 32];
+        p[0] = 0xed;
+        p[31] = 0x7f;
+        let canonical = out.clone();
+        for e in &canonical {
+            let mut y = *e;
+            y[31] &= 0x7f;
+            let x_is_zero = CompressedEdwardsY(y).decompress().unwrap()
+                == CompressedEdwardsY({
+                    let mut n = y;
+                    n[31] |= 0x80;
+                    n
+                })
+                .decompress()
+                .unwrap();
+            if x_is_zero {
+                let mut neg = *e;
+                neg[31] |= 0x80;
+                out.push(neg);
+            }
+            if y[1..].iter().all(|b| *b == 0) && y[0] < 19 {
+                let mut big = p;
+                big[0] += y[0];
+                out.push(big);
+                big[31] |= 0x80;
+                out.push(big);
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    #[test]
+    fn small_order_ed25519_keys_are_refused_in_every_encoding_for_every_role() {
+        let bad = small_order_encodings();
+        assert_eq!(
+            bad.len(),
+            8 + 2 + 4,
+            "8 canonical, 2 negative zeros, 4 over p"
+        );
+        for b in &bad {
+            // ZIP-215 key parsing takes them: the refusal is ours
+            assert!(ed25519_zebra::VerificationKey::try_from(*b).is_ok());
+            assert!(matches!(
+                RootPublicKey::from_bytes(*b),
+                Err(KeyError::SmallOrderPublicKey {
+                    role: KeyRole::Root
+                })
+            ));
+            assert!(EnvelopePublicKey::from_bytes(*b).is_err());
+            assert!(IdentityPublicKey::from_bytes(*b).is_err());
+            let hex = crate::hex::encode_0x(b);
+            assert!(hex.parse::<RootPublicKey>().is_err(), "{hex}");
+        }
+        // real keys pass
+        for _ in 0..16 {
+            let k = IdentityKey::generate().public();
+            assert!(IdentityPublicKey::from_bytes(*k.as_bytes()).is_ok());
+        }
+        // a seal token naming a small-order identity key does not parse
+        let mut token = vec![1u8];
+        token.extend_from_slice(&bad[0]);
+        token.extend_from_slice(SealingKey::generate().public().as_bytes());
+        token.extend_from_slice(&[0u8; 64]);
+        assert!(crate::SealToken::from_bytes(&token).is_err());
     }
 
     #[test]

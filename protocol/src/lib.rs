@@ -28,6 +28,8 @@ pub mod hash;
 pub mod hex;
 pub mod ids;
 pub mod keys;
+#[cfg(feature = "tx")]
+pub mod ledger;
 pub mod node_id;
 pub mod onchain;
 pub mod seal_token;

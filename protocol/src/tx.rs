@@ -3,8 +3,8 @@
 //! sends transactions and builds without it).
 //!
 //! The types cover what this project sends and what the sandbox must decode; other
-//! variants (system transactions, address-balance gas, `FundsWithdrawal` inputs, the
-//! `NonExclusiveWrite` shared mutability) do not decode, which is the honest answer for
+//! variants (system transactions, `FundsWithdrawal` inputs, the `NonExclusiveWrite`
+//! shared mutability, the `Validity` expiration) do not decode, which is the honest answer for
 //! a chain stand-in that does not model them.
 
 use std::collections::HashMap;
@@ -247,6 +247,23 @@ pub enum TransactionExpiration {
     None,
     /// At the end of an epoch.
     Epoch(u64),
+    /// Valid in an epoch (and time) range on one chain; what transactions paying gas
+    /// from an address balance (empty gas payment) carry, and what Sui's TypeScript SDK
+    /// puts in the transaction it dry-runs to size a budget.
+    ValidDuring {
+        /// First epoch it is valid in.
+        min_epoch: Option<u64>,
+        /// Last epoch it is valid in.
+        max_epoch: Option<u64>,
+        /// Earliest time (ms).
+        min_timestamp: Option<u64>,
+        /// Latest time (ms).
+        max_timestamp: Option<u64>,
+        /// The chain id (genesis checkpoint digest).
+        chain: ObjectDigest,
+        /// Distinguishes otherwise identical transactions.
+        nonce: u32,
+    },
 }
 
 /// `TransactionData::V1`.

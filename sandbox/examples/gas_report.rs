@@ -37,6 +37,7 @@ async fn main() -> anyhow::Result<()> {
             genesis: GenesisParams::new(1, 1, now),
             state_dir: None,
             faults: Faults::none(),
+            read_lag: 0,
             #[cfg(feature = "conformance")]
             spec: None,
         },

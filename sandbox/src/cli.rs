@@ -41,6 +41,11 @@ enum Cmd {
         /// Faults per request, e.g. `429:0.1,5xx:0.05,timeout:0.02,malformed:0.02,drop:0.02,latency:50ms`.
         #[arg(long, default_value = "")]
         faults: String,
+        /// Serve reads N checkpoints behind the newest, as a lagging node or indexer
+        /// does (execution stays current). Not persisted; change it at run time with
+        /// `POST /admin/faults {"read_lag": N}`.
+        #[arg(long, default_value_t = 0)]
+        read_lag: u64,
         /// Registry min_stake (MIST).
         #[arg(long)]
         min_stake: Option<u64>,
@@ -80,6 +85,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         seed,
         accounts,
         faults,
+        read_lag,
         min_stake,
         registration_fee,
         cooldown_ms,
@@ -104,6 +110,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             genesis,
             state_dir,
             faults,
+            read_lag,
             #[cfg(feature = "conformance")]
             spec: None,
         },

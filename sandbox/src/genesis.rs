@@ -1,13 +1,16 @@
-//! A deterministic genesis: the same seed and parameters give the same chain id,
-//! object ids, keys and coins.
+//! A deterministic genesis: the same seed and parameters (accounts, registry parameters,
+//! genesis time) give the same chain id, object ids, keys and coins; the chain id is the
+//! digest of checkpoint 0, as on Sui.
 
 use daas_protocol::hash::blake2b256;
+use daas_protocol::ledger;
 use daas_protocol::onchain::{self, Balance, Cap, Coin, Table, VecSet, WorkerRegistry, defaults};
 use daas_protocol::sui::TransactionDigest;
 use daas_protocol::{ChainId, EnvelopeKey, EnvelopeKeyCert, ObjectId, RootKey, SuiKeypair};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Contents, Obj, Owner, Store};
+use crate::gas;
+use crate::store::{CheckpointEntry, Contents, Obj, Owner, Store};
 
 /// MIST in each genesis coin (1,000 SUI).
 pub const COIN_VALUE: u64 = 1_000 * onchain::MIST_PER_SUI;
@@ -146,11 +149,6 @@ pub fn envelope_key(seed: u64) -> EnvelopeKey {
     EnvelopeKey::from_secret_bytes(derive(seed, "envelope"))
 }
 
-/// The chain id.
-pub fn chain_id(seed: u64) -> ChainId {
-    ChainId(derive(seed, "genesis-checkpoint"))
-}
-
 fn registry_ids(seed: u64, name: &str) -> RegistryIds {
     let id = |w: &str| ObjectId(derive(seed, &format!("{name}/{w}")));
     RegistryIds {
@@ -163,34 +161,145 @@ fn registry_ids(seed: u64, name: &str) -> RegistryIds {
     }
 }
 
-/// Builds the genesis state and the info (URLs filled in by the caller).
+/// A system transaction creating `objects` (all at version 1): its effects, and the
+/// objects stored at `checkpoint`.
+fn create_all(
+    store: &mut Store,
+    digest: TransactionDigest,
+    objects: Vec<Obj>,
+    checkpoint: u64,
+) -> ledger::TransactionEffectsV2 {
+    let mut objects = objects;
+    objects.sort_by_key(|o| o.id);
+    let changed_objects = objects
+        .iter()
+        .map(|o| {
+            (
+                o.id,
+                ledger::EffectsObjectChange {
+                    input_state: ledger::ObjectIn::NotExist,
+                    output_state: ledger::ObjectOut::ObjectWrite((
+                        ledger::Digest(o.digest),
+                        o.owner.to_ledger(),
+                    )),
+                    id_operation: ledger::IdOperation::Created,
+                },
+            )
+        })
+        .collect();
+    for o in objects {
+        store.put(o, checkpoint);
+    }
+    ledger::TransactionEffectsV2 {
+        status: ledger::ExecutionStatus::Success,
+        executed_epoch: 0,
+        gas_used: ledger::GasCostSummary::default(),
+        transaction_digest: ledger::Digest(digest.0),
+        gas_object_index: None,
+        events_digest: None,
+        dependencies: vec![],
+        lamport_version: 1,
+        changed_objects,
+        unchanged_shared_objects: vec![],
+        aux_data_digest: None,
+    }
+}
+
+fn seal(
+    store: &mut Store,
+    digest: TransactionDigest,
+    effects: &ledger::TransactionEffectsV2,
+    ms: u64,
+) {
+    store.seal_checkpoint(
+        ms,
+        vec![CheckpointEntry {
+            digest,
+            effects_digest: effects.digest(),
+            signatures: vec![],
+        }],
+        ledger::GasCostSummary::default(),
+    );
+}
+
+/// Builds the chain and the info (URLs filled in by the caller): checkpoint 0 is the
+/// genesis transaction (the Clock and the funded accounts' coins), and its digest is
+/// the chain id; checkpoint 1 deploys the registry package's objects (two registries,
+/// whose envelope-key certificates name that chain id, and their caps), as a publish
+/// would after genesis on a real network.
 pub fn build(p: &GenesisParams) -> (Store, ObjectId, SandboxInfo) {
     let seed = p.seed;
     let package = ObjectId(derive(seed, "package"));
-    let tx = TransactionDigest(derive(seed, "genesis-tx"));
-    let chain = chain_id(seed);
     let master = master_key(seed);
     let root = root_key(seed);
     let env = envelope_key(seed);
     let mut store = Store::default();
-    let mut put = |id: ObjectId, owner: Owner, contents: Contents| {
-        store
-            .objects
-            .insert(id, Obj::new(id, 1, owner, contents, tx, &package));
-    };
-    put(
+    let obj =
+        |id: ObjectId, owner: Owner, contents: Contents, tx: TransactionDigest, paid: bool| {
+            let o = Obj::new(id, 1, owner, contents.clone(), tx, &package, 0);
+            // objects a transaction paid for carry their storage cost as rebate; the Clock
+            // is a system object (rebate 0)
+            let rebate = if paid {
+                gas::storage_cost(o.size_for_gas(&package))
+            } else {
+                0
+            };
+            Obj::new(id, 1, owner, contents, tx, &package, rebate)
+        };
+
+    // checkpoint 0: genesis
+    let genesis_tx = TransactionDigest(derive(seed, "genesis-tx"));
+    let mut objects = vec![obj(
         onchain::CLOCK_ID,
         Owner::Shared(1),
         Contents::Clock {
             id: onchain::CLOCK_ID,
             timestamp_ms: p.genesis_ms,
         },
-    );
+        genesis_tx,
+        false,
+    )];
+    let mut accounts = Vec::new();
+    let fund = |who: &SuiKeypair, name: &str, objects: &mut Vec<Obj>| {
+        for c in 0..COINS_PER_ACCOUNT {
+            let id = ObjectId(derive(seed, &format!("coin/{name}/{c}")));
+            objects.push(obj(
+                id,
+                Owner::Address(who.address()),
+                Contents::Coin(Coin {
+                    id,
+                    balance: Balance { value: COIN_VALUE },
+                }),
+                genesis_tx,
+                true,
+            ));
+        }
+    };
+    fund(&master, "master", &mut objects);
+    for i in 0..p.accounts {
+        let k = account_key(seed, i);
+        fund(&k, &format!("account/{i}"), &mut objects);
+        accounts.push(Account {
+            address: k.address().to_string(),
+            suiprivkey: k.to_suiprivkey().to_string(),
+        });
+    }
+    let effects = create_all(&mut store, genesis_tx, objects, 0);
+    seal(&mut store, genesis_tx, &effects, p.genesis_ms);
+    let chain = ChainId(store.checkpoints[0].digest.0);
+
+    // checkpoint 1: the registry deployment
+    let deploy_tx = TransactionDigest(blake2b256(&[
+        b"daas-sandbox/deployment",
+        chain.as_bytes(),
+        package.as_bytes(),
+    ]));
     let main = registry_ids(seed, "registry-a");
     let other = registry_ids(seed, "registry-b");
+    let mut objects = Vec::new();
     for r in [&main, &other] {
         let cert = EnvelopeKeyCert::issue(&root, &chain, &r.registry_id, 1, &env.public());
-        put(
+        objects.push(obj(
             r.registry_id,
             Owner::Shared(1),
             Contents::Registry(WorkerRegistry {
@@ -215,58 +324,45 @@ pub fn build(p: &GenesisParams) -> (Store, ObjectId, SandboxInfo) {
                 total_stake: 0,
                 total_workers: 0,
             }),
-        );
+            deploy_tx,
+            true,
+        ));
         let cap = Cap {
             id: r.admin_cap_id,
             registry_id: r.registry_id,
         };
-        put(
+        let owner = Owner::Address(master.address());
+        objects.push(obj(
             r.admin_cap_id,
-            Owner::Address(master.address()),
+            owner,
             Contents::AdminCap(cap),
-        );
-        put(
+            deploy_tx,
+            true,
+        ));
+        objects.push(obj(
             r.slash_cap_id,
-            Owner::Address(master.address()),
+            owner,
             Contents::SlashCap(Cap {
                 id: r.slash_cap_id,
                 ..cap
             }),
-        );
-        put(
+            deploy_tx,
+            true,
+        ));
+        objects.push(obj(
             r.master_cap_id,
-            Owner::Address(master.address()),
+            owner,
             Contents::MasterCap(Cap {
                 id: r.master_cap_id,
                 ..cap
             }),
-        );
+            deploy_tx,
+            true,
+        ));
     }
-    let mut accounts = Vec::new();
-    let mut fund = |who: &SuiKeypair, name: &str| {
-        for c in 0..COINS_PER_ACCOUNT {
-            let id = ObjectId(derive(seed, &format!("coin/{name}/{c}")));
-            put(
-                id,
-                Owner::Address(who.address()),
-                Contents::Coin(Coin {
-                    id,
-                    balance: Balance { value: COIN_VALUE },
-                }),
-            );
-        }
-    };
-    fund(&master, "master");
-    for i in 0..p.accounts {
-        let k = account_key(seed, i);
-        fund(&k, &format!("account/{i}"));
-        accounts.push(Account {
-            address: k.address().to_string(),
-            suiprivkey: k.to_suiprivkey().to_string(),
-        });
-    }
-    store.checkpoint = 0;
-    store.checkpoint_times.push(p.genesis_ms);
+    let effects = create_all(&mut store, deploy_tx, objects, 1);
+    seal(&mut store, deploy_tx, &effects, p.genesis_ms);
+
     let hex = |b: &[u8]| daas_protocol::hex::encode_0x(b);
     let info = SandboxInfo {
         rpc_url: String::new(),

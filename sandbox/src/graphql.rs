@@ -1,19 +1,29 @@
-//! The GraphQL service (the subset of Sui's `schema.graphql` this project reads and
-//! writes), executed over the engine's state. Documents are parsed with
-//! `apollo-compiler`; aliases, variables, fragments and `__typename` work; a field the
-//! sandbox does not model is an error naming it, never a silent null.
+//! The GraphQL service (the subset of Sui's `schema.graphql` this project and Sui's
+//! TypeScript SDK read and write), executed over the engine's state. Documents are
+//! parsed with `apollo-compiler`; aliases, variables, fragments, `@include`/`@skip` and
+//! `__typename` work; a field the sandbox does not model is an error naming it, never
+//! a silent null.
+//!
+//! Reads are served as of [`Node::read_checkpoint`]. Cursors are positional and opaque,
+//! shaped as Sui's (`sui-indexer-alt-graphql`: events are Base64 of JSON `{"t":<tx
+//! sequence number>,"e":<event index>}`; objects and dynamic fields Base64 of the
+//! object id's bytes): a cursor names a position, so it stays valid however the list
+//! grows. Execution errors are formatted as `api/types/execution_error.rs` does.
 
 use apollo_compiler::ast::{self, Definition, OperationType, Selection};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use daas_protocol::ledger::{self, ExecutionFailureStatus, ExecutionStatus};
 use daas_protocol::onchain;
 use daas_protocol::sui::TransactionDigest;
 use daas_protocol::{Address, ObjectId};
 use serde_json::{Map, Value, json};
 
-use crate::exec::Engine;
+use crate::exec::{Engine, Mode, Reject};
 use crate::server::Node;
-use crate::store::{Change, Contents, Gas, Obj, Owner, Status, StoredEvent, TxRecord};
+use crate::store::{
+    ChangedObject, Contents, Obj, Owner, StoredEvent, TxRecord, View, canonical_struct,
+};
 use crate::value::MoveValue;
 
 const PAGE_MAX: usize = 50;
@@ -30,27 +40,32 @@ enum G {
     MoveType(String),
     DynamicField(Box<Obj>),
     Event(Box<StoredEvent>),
-    Transaction(TransactionDigest),
-    Effects(Box<TxRecord>, Vec<StoredEvent>),
+    /// A transaction; `in_checkpoint` is false for a simulated one.
+    Transaction(Box<TxRecord>, bool),
+    Effects(Box<TxRecord>, Vec<StoredEvent>, bool),
     Simulation(Box<TxRecord>, Vec<StoredEvent>),
     ExecutionResult(Box<TxRecord>, Vec<StoredEvent>),
     ExecutionError(Box<TxRecord>),
     GasEffects(Box<TxRecord>),
-    GasSummary(Gas),
+    GasSummary(ledger::GasCostSummary),
     Epoch,
+    ProtocolConfigs,
+    ProtocolConfig(&'static str, u64),
     Checkpoint(u64),
     MoveModule(ObjectId, String),
     MovePackage(ObjectId),
     MoveFunction(String),
-    Connection(&'static str, Vec<(String, G)>, bool),
+    Signature(String),
+    Balance(Address),
+    Connection(&'static str, Vec<(String, G)>, bool, bool),
     Edge(&'static str, String, Box<G>),
     PageInfo {
         has_next: bool,
+        has_previous: bool,
         start: Option<String>,
         end: Option<String>,
     },
-    ObjectChange(Change, daas_protocol::tx::ObjectRef),
-    ObjectState(daas_protocol::tx::ObjectRef),
+    ObjectChange(Box<TxRecord>, ChangedObject),
 }
 
 impl G {
@@ -68,7 +83,7 @@ impl G {
             G::MoveType(_) => "MoveType",
             G::DynamicField(_) => "DynamicField",
             G::Event(_) => "Event",
-            G::Transaction(_) => "Transaction",
+            G::Transaction(..) => "Transaction",
             G::Effects(..) => "TransactionEffects",
             G::Simulation(..) => "SimulationResult",
             G::ExecutionResult(..) => "ExecutionResult",
@@ -76,14 +91,17 @@ impl G {
             G::GasEffects(_) => "GasEffects",
             G::GasSummary(_) => "GasCostSummary",
             G::Epoch => "Epoch",
+            G::ProtocolConfigs => "ProtocolConfigs",
+            G::ProtocolConfig(..) => "ProtocolConfig",
             G::Checkpoint(_) => "Checkpoint",
             G::MoveModule(..) => "MoveModule",
             G::MovePackage(_) => "MovePackage",
             G::MoveFunction(_) => "MoveFunction",
+            G::Signature(_) => "UserSignature",
+            G::Balance(_) => "Balance",
             G::Connection(t, ..) | G::Edge(t, ..) => t,
             G::PageInfo { .. } => "PageInfo",
             G::ObjectChange(..) => "ObjectChange",
-            G::ObjectState(_) => "Object",
         }
     }
 
@@ -154,8 +172,31 @@ fn iso(ms: u64) -> String {
     )
 }
 
-fn cursor(kind: &str, v: impl std::fmt::Display) -> String {
-    BASE64.encode(format!("{kind}:{v}"))
+/// A Sui `JsonCursor`: Base64 of the position as JSON.
+fn json_cursor(v: &Value) -> String {
+    BASE64.encode(v.to_string())
+}
+
+/// A Sui `BcsCursor` of an object id: Base64 of its bytes.
+fn id_cursor(id: &ObjectId) -> String {
+    BASE64.encode(id.as_bytes())
+}
+
+/// Every `0x…` address in a type string written in full, for comparisons.
+fn normalize_type(t: &str) -> String {
+    let mut out = String::new();
+    let mut rest = t;
+    while let Some(i) = rest.find("0x") {
+        out.push_str(&rest[..i]);
+        let digits: String = rest[i + 2..]
+            .chars()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .collect();
+        out.push_str(&format!("0x{:0>64}", digits.to_ascii_lowercase()));
+        rest = &rest[i + 2 + digits.len()..];
+    }
+    out.push_str(rest);
+    out.replace(", ", ",")
 }
 
 fn arg_str<'a>(args: &'a Map<String, Value>, k: &str) -> Result<&'a str, String> {
@@ -170,10 +211,13 @@ fn arg_id(args: &Map<String, Value>, k: &str) -> Result<ObjectId, String> {
         .map_err(|e| format!("argument `{k}`: {e}"))
 }
 
-fn page<T: Clone>(
-    items: Vec<(String, T)>,
+/// A forward page over `items` (in order, each with its position key), after the
+/// position the `after` cursor names.
+fn page<K: PartialOrd + Clone>(
+    items: Vec<(K, String, G)>,
     args: &Map<String, Value>,
-) -> Result<(Vec<(String, T)>, bool), String> {
+    decode: impl Fn(&str) -> Option<K>,
+) -> Result<(Vec<(String, G)>, bool, bool), String> {
     if args.get("last").is_some_and(|v| !v.is_null())
         || args.get("before").is_some_and(|v| !v.is_null())
     {
@@ -187,31 +231,54 @@ fn page<T: Clone>(
     if first > PAGE_MAX {
         return err(format!("Page size is too large: {first} > {PAGE_MAX}"));
     }
-    let start = match args.get("after").and_then(Value::as_str) {
-        Some(after) => items
-            .iter()
-            .position(|(c, _)| c == after)
-            .map(|p| p + 1)
-            .ok_or_else(|| format!("cursor {after:?} does not name an item"))?,
-        None => 0,
+    let after = match args.get("after").and_then(Value::as_str) {
+        Some(c) => Some(decode(c).ok_or_else(|| format!("Failed to parse cursor: {c}"))?),
+        None => None,
     };
-    let rest = &items[start.min(items.len())..];
-    Ok((
-        rest.iter().take(first).cloned().collect(),
-        rest.len() > first,
-    ))
+    let had_before = after.is_some();
+    let rest: Vec<(String, G)> = items
+        .into_iter()
+        .filter(|(k, _, _)| after.as_ref().is_none_or(|a| k > a))
+        .map(|(_, c, g)| (c, g))
+        .collect();
+    let more = rest.len() > first;
+    Ok((rest.into_iter().take(first).collect(), more, had_before))
 }
 
-fn connection(t: &'static str, items: Vec<(String, G)>, more: bool) -> G {
-    G::Connection(t, items, more)
+fn decode_id_cursor(c: &str) -> Option<ObjectId> {
+    ObjectId::from_slice(&BASE64.decode(c).ok()?)
+}
+
+fn decode_event_cursor(c: &str) -> Option<(u64, u64)> {
+    let v: Value = serde_json::from_slice(&BASE64.decode(c).ok()?).ok()?;
+    Some((v.get("t")?.as_u64()?, v.get("e")?.as_u64()?))
+}
+
+fn connection(t: &'static str, (items, more, prev): (Vec<(String, G)>, bool, bool)) -> G {
+    G::Connection(t, items, more, prev)
 }
 
 impl Ctx<'_> {
+    fn view(&self) -> View<'_> {
+        let cp = self.node.read_checkpoint(self.engine);
+        self.engine.store.view(cp)
+    }
+
     fn object_value(&self, o: &Obj) -> G {
         G::MoveValue(
-            o.contents.type_(&self.engine.package),
+            canonical_struct(&o.contents.struct_tag(&self.engine.package)),
             o.contents.value(&self.engine.package),
         )
+    }
+
+    /// The transaction sequence number of a user transaction: it is the last of its
+    /// checkpoint (after the commit prologue).
+    fn tx_sequence(&self, checkpoint: u64) -> u64 {
+        self.engine
+            .store
+            .checkpoints
+            .get(checkpoint as usize)
+            .map_or(0, |c| c.summary.network_total_transactions - 1)
     }
 
     fn event_filter(&self, e: &StoredEvent, filter: &Map<String, Value>) -> Result<bool, String> {
@@ -258,46 +325,54 @@ impl Ctx<'_> {
         self.engine.store.events[r.events.clone()].to_vec()
     }
 
-    fn run_tx(
-        &mut self,
-        bcs: &str,
-        sigs: Option<&[String]>,
-    ) -> Result<(TxRecord, Vec<StoredEvent>), String> {
+    fn simulated_events(r: &TxRecord, events: Vec<onchain::RegistryEvent>) -> Vec<StoredEvent> {
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| StoredEvent {
+                tx_digest: r.digest,
+                event_seq: i as u64,
+                global_seq: 0,
+                checkpoint: r.checkpoint,
+                timestamp_ms: r.timestamp_ms,
+                sender: r.sender,
+                module: onchain::MODULE.into(),
+                event,
+            })
+            .collect()
+    }
+
+    fn execute(&mut self, bcs: &str, sigs: &[String]) -> Result<G, String> {
         let bytes = BASE64
             .decode(bcs)
-            .map_err(|_| "transaction bytes are not Base64".to_string())?;
-        match sigs {
-            Some(sigs) => {
-                let (r, _) = self
-                    .node
-                    .execute_locked(self.engine, &bytes, sigs)
-                    .map_err(|e| e.message())?;
-                let events = self.effects_events(&r);
-                Ok((r, events))
-            }
+            .map_err(|_| "transactionDataBcs is not Base64".to_string())?;
+        let (r, _) = self
+            .node
+            .execute_locked(self.engine, &bytes, sigs)
+            .map_err(|e| e.message())?;
+        let events = self.effects_events(&r);
+        Ok(G::ExecutionResult(Box::new(r), events))
+    }
+
+    fn simulate(&mut self, tx: &Value, do_gas_selection: bool) -> Result<G, String> {
+        let bytes = match tx.pointer("/bcs/value").and_then(Value::as_str) {
+            Some(b) => BASE64
+                .decode(b)
+                .map_err(|_| "transaction.bcs.value is not Base64".to_string())?,
             None => {
+                let cp = self.node.read_checkpoint(self.engine);
                 let now = self.node.clock.now();
-                let (r, events) = self
-                    .engine
-                    .execute(&bytes, &[], now, true)
-                    .map_err(|e| e.message())?;
-                let events = events
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, event)| StoredEvent {
-                        tx_digest: r.digest,
-                        event_seq: i as u64,
-                        global_seq: 0,
-                        checkpoint: r.checkpoint,
-                        timestamp_ms: now,
-                        sender: r.sender,
-                        module: onchain::MODULE.into(),
-                        event,
-                    })
-                    .collect();
-                Ok((r, events))
+                crate::resolve::resolve(self.engine, cp, tx, do_gas_selection, now)
+                    .map_err(|e| e.to_string())?
             }
-        }
+        };
+        let now = self.node.clock.now();
+        let (r, events) = self
+            .engine
+            .execute(&bytes, &[], now, Mode::DryRun)
+            .map_err(|e: Reject| e.message())?;
+        let events = Self::simulated_events(&r, events);
+        Ok(G::Simulation(Box::new(r), events))
     }
 
     fn resolve(&mut self, g: &G, field: &str, args: &Map<String, Value>) -> Result<R, String> {
@@ -316,7 +391,7 @@ impl Ctx<'_> {
                 }
             }
             (G::Query, "checkpoint") => {
-                let latest = self.engine.store.checkpoint;
+                let latest = self.view().checkpoint;
                 match args.get("sequenceNumber").and_then(Value::as_u64) {
                     Some(s) if s > latest => R::Null,
                     Some(s) => R::One(G::Checkpoint(s)),
@@ -325,17 +400,21 @@ impl Ctx<'_> {
             }
             (G::Query, "object") => {
                 let id = arg_id(args, "address")?;
-                match self.engine.store.objects.get(&id) {
-                    Some(o)
-                        if args
-                            .get("version")
-                            .and_then(Value::as_u64)
-                            .is_none_or(|v| v == o.version) =>
-                    {
-                        R::One(G::Object(Box::new(o.clone())))
-                    }
-                    _ => R::Null,
+                let view = self.view();
+                match args.get("version").and_then(Value::as_u64) {
+                    None => view.object(&id).map(|o| G::Object(Box::new(o.clone()))),
+                    Some(v) => self.engine.store.history.get(&id).and_then(|h| {
+                        h.iter().find_map(|(cp, s)| match s {
+                            crate::store::Slot::Live(o)
+                                if o.version == v && *cp <= view.checkpoint =>
+                            {
+                                Some(G::Object(Box::new(o.clone())))
+                            }
+                            _ => None,
+                        })
+                    }),
                 }
+                .map_or(R::Null, R::One)
             }
             (G::Query, "multiGetObjects") => {
                 let keys = args
@@ -345,6 +424,7 @@ impl Ctx<'_> {
                 if keys.len() > 200 {
                     return err("multiGetObjects takes at most 200 keys");
                 }
+                let view = self.view();
                 let mut out = Vec::new();
                 for k in keys {
                     let id: ObjectId = k
@@ -353,13 +433,7 @@ impl Ctx<'_> {
                         .ok_or("key without address")?
                         .parse()
                         .map_err(|e| format!("{e}"))?;
-                    out.push(
-                        self.engine
-                            .store
-                            .objects
-                            .get(&id)
-                            .map(|o| G::Object(Box::new(o.clone()))),
-                    );
+                    out.push(view.object(&id).map(|o| G::Object(Box::new(o.clone()))));
                 }
                 R::ManyOrNull(out)
             }
@@ -370,29 +444,37 @@ impl Ctx<'_> {
                     .and_then(Value::as_object)
                     .cloned()
                     .unwrap_or_default();
+                let view = self.view();
                 let mut items = Vec::new();
-                for e in &self.engine.store.events {
+                for e in view.events() {
                     if self.event_filter(e, &filter)? {
-                        items.push((cursor("event", e.global_seq), G::Event(Box::new(e.clone()))));
+                        let pos = (self.tx_sequence(e.checkpoint), e.event_seq);
+                        items.push((
+                            pos,
+                            json_cursor(&json!({"t": pos.0, "e": pos.1})),
+                            G::Event(Box::new(e.clone())),
+                        ));
                     }
                 }
-                let (items, more) = page(items, args)?;
-                R::One(connection("EventConnection", items, more))
+                R::One(connection(
+                    "EventConnection",
+                    page(items, args, decode_event_cursor)?,
+                ))
             }
             (G::Query, "transaction") => {
                 let d: TransactionDigest = arg_str(args, "digest")?.parse()?;
-                if self.engine.store.txs.contains_key(&d) {
-                    R::One(G::Transaction(d))
-                } else {
-                    R::Null
+                // an indexer that has not caught up does not know the transaction yet
+                match self.view().tx(&d) {
+                    Some(r) => R::One(G::Transaction(Box::new(r.clone()), true)),
+                    None => R::Null,
                 }
             }
             (G::Query, "transactionEffects") => {
                 let d: TransactionDigest = arg_str(args, "digest")?.parse()?;
-                match self.engine.store.txs.get(&d).cloned() {
+                match self.view().tx(&d).cloned() {
                     Some(r) => {
                         let ev = self.effects_events(&r);
-                        R::One(G::Effects(Box::new(r), ev))
+                        R::One(G::Effects(Box::new(r), ev, true))
                     }
                     None => R::Null,
                 }
@@ -400,10 +482,18 @@ impl Ctx<'_> {
             (G::Query, "simulateTransaction") => {
                 let tx = args
                     .get("transaction")
-                    .ok_or("argument `transaction` is required")?;
-                let bcs = tx.pointer("/bcs/value").and_then(Value::as_str).ok_or("simulateTransaction: only {\"bcs\": {\"value\": <Base64 TransactionData>}} is modelled by daas-sandbox")?;
-                let (r, ev) = self.run_tx(bcs, None)?;
-                R::One(G::Simulation(Box::new(r), ev))
+                    .ok_or("argument `transaction` is required")?
+                    .clone();
+                let gas_selection = args
+                    .get("doGasSelection")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                if args.get("checksEnabled").and_then(Value::as_bool) == Some(false) {
+                    return err(
+                        "simulateTransaction with checksEnabled: false is not modelled by daas-sandbox",
+                    );
+                }
+                R::One(self.simulate(&tx, gas_selection)?)
             }
             (G::Mutation, "executeTransaction") => {
                 let bcs = arg_str(args, "transactionDataBcs")?.to_string();
@@ -418,32 +508,68 @@ impl Ctx<'_> {
                             .ok_or("signatures must be strings")
                     })
                     .collect::<Result<_, _>>()?;
-                let (r, ev) = self.run_tx(&bcs, Some(&sigs))?;
-                R::One(G::ExecutionResult(Box::new(r), ev))
+                R::One(self.execute(&bcs, &sigs)?)
             }
             (G::Epoch, "referenceGasPrice") => {
                 R::Leaf(json!(self.engine.reference_gas_price.to_string()))
             }
             (G::Epoch, "epochId") => R::Leaf(json!(0)),
-            (G::Epoch, "startTimestamp") => {
-                R::Leaf(json!(iso(self.engine.store.checkpoint_times[0])))
+            (G::Epoch, "startTimestamp") => R::Leaf(json!(iso(self.engine.store.checkpoints[0]
+                .summary
+                .timestamp_ms))),
+            (G::Epoch, "protocolConfigs") => R::One(G::ProtocolConfigs),
+            (G::ProtocolConfigs, "protocolVersion") => {
+                R::Leaf(json!(crate::protocol::PROTOCOL_VERSION))
             }
+            (G::ProtocolConfigs, "featureFlags") => R::Many(vec![]),
+            (G::ProtocolConfigs, "configs") => R::Many(
+                crate::protocol::attributes()
+                    .into_iter()
+                    .map(|(k, v)| G::ProtocolConfig(k, v))
+                    .collect(),
+            ),
+            (G::ProtocolConfigs, "config") => {
+                let key = arg_str(args, "key")?;
+                match crate::protocol::attributes()
+                    .into_iter()
+                    .find(|(k, _)| *k == key)
+                {
+                    Some((k, v)) => R::One(G::ProtocolConfig(k, v)),
+                    None => R::Null,
+                }
+            }
+            (G::ProtocolConfig(k, _), "key") => R::Leaf(json!(k)),
+            (G::ProtocolConfig(_, v), "value") => R::Leaf(json!(v.to_string())),
             (G::Checkpoint(s), "sequenceNumber") => R::Leaf(json!(s)),
-            (G::Checkpoint(s), "digest") => R::Leaf(json!(
-                bs58::encode(daas_protocol::hash::blake2b256(&[
-                    b"checkpoint",
-                    &s.to_le_bytes(),
-                    self.node.chain_id.as_bytes()
-                ]))
-                .into_string()
-            )),
-            (G::Checkpoint(s), "timestamp") => R::Leaf(json!(iso(self
-                .engine
-                .store
-                .checkpoint_times
-                .get(*s as usize)
-                .copied()
-                .unwrap_or(0)))),
+            (G::Checkpoint(s), field) => {
+                let c = self
+                    .engine
+                    .store
+                    .checkpoints
+                    .get(*s as usize)
+                    .ok_or("checkpoint not found")?;
+                match field {
+                    "digest" => R::Leaf(json!(c.digest.to_string())),
+                    "timestamp" => R::Leaf(json!(iso(c.summary.timestamp_ms))),
+                    "networkTotalTransactions" => {
+                        R::Leaf(json!(c.summary.network_total_transactions))
+                    }
+                    "previousCheckpointDigest" => R::Leaf(
+                        c.summary
+                            .previous_digest
+                            .map_or(Value::Null, |d| json!(d.to_string())),
+                    ),
+                    "contentDigest" => R::Leaf(json!(c.summary.content_digest.to_string())),
+                    "summaryBcs" => R::Leaf(json!(
+                        BASE64.encode(bcs::to_bytes(&c.summary).expect("summaries serialize"))
+                    )),
+                    "rollingGasSummary" => {
+                        R::One(G::GasSummary(c.summary.epoch_rolling_gas_cost_summary))
+                    }
+                    "epoch" => R::One(G::Epoch),
+                    _ => return unsupported(g, field),
+                }
+            }
             (G::Object(o) | G::DynamicField(o), "address") => R::Leaf(json!(o.id.to_string())),
             (G::Object(o) | G::DynamicField(o), "version") => R::Leaf(json!(o.version)),
             (G::Object(o) | G::DynamicField(o), "digest") => {
@@ -451,33 +577,40 @@ impl Ctx<'_> {
             }
             (G::Object(o) | G::DynamicField(o), "owner") => R::One(G::Owner(o.owner)),
             (G::Object(o), "asMoveObject") => R::One(G::Object(o.clone())),
+            (G::Object(_), "asMovePackage") => R::Null,
             (G::Object(o) | G::DynamicField(o), "contents") => R::One(self.object_value(o)),
             (G::Object(o) | G::DynamicField(o), "hasPublicTransfer") => {
                 R::Leaf(json!(o.contents.has_public_transfer()))
             }
             (G::Object(o) | G::DynamicField(o), "previousTransaction") => {
-                R::One(G::Transaction(o.previous_tx))
+                match self.engine.store.txs.get(&o.previous_tx) {
+                    Some(r) => R::One(G::Transaction(Box::new(r.clone()), true)),
+                    // genesis and the deployment are system transactions
+                    None => R::Null,
+                }
             }
-            (G::Object(o) | G::DynamicField(o), "storageRebate") => R::Leaf(json!(
-                (o.storage_bytes(&pkg) * crate::exec::STORAGE_PRICE_PER_BYTE * 99 / 100)
-                    .to_string()
+            (G::Object(o) | G::DynamicField(o), "storageRebate") => {
+                R::Leaf(json!(o.storage_rebate.to_string()))
+            }
+            (G::Object(o) | G::DynamicField(o), "objectBcs") => {
+                R::Leaf(json!(BASE64.encode(o.to_ledger(&pkg).to_bcs())))
+            }
+            (G::Object(o) | G::DynamicField(o), "moveObjectBcs") => R::Leaf(json!(
+                BASE64.encode(bcs::to_bytes(&o.move_object(&pkg)).expect("objects serialize"))
             )),
-            (G::Object(o), "moveObjectBcs" | "objectBcs") => {
-                R::Leaf(json!(BASE64.encode(o.contents.value(&pkg).to_bcs())))
-            }
-            (G::Object(o), f @ ("dynamicField" | "dynamicFields" | "objects")) => {
+            (G::Object(o), f @ ("dynamicField" | "dynamicFields" | "objects" | "balance")) => {
                 return self.resolve(&G::Address(o.id), f, args);
             }
             (G::DynamicField(o), "name") => match &o.contents {
                 Contents::Field(f) => R::One(G::MoveValue(
-                    "0x1::string::String".into(),
+                    crate::store::canonical_type(&crate::store::string_tag()),
                     MoveValue::String(f.name.clone()),
                 )),
                 _ => R::Null,
             },
             (G::DynamicField(o), "value") => match &o.contents {
                 Contents::Field(f) => R::One(G::MoveValue(
-                    "0x2::object::ID".into(),
+                    crate::store::canonical_type(&crate::store::id_tag()),
                     MoveValue::Address(f.value.0),
                 )),
                 _ => R::Null,
@@ -492,9 +625,7 @@ impl Ctx<'_> {
                     .get("type")
                     .and_then(Value::as_str)
                     .ok_or("name.type is required")?;
-                if t != "0x1::string::String"
-                    && t != "0x0000000000000000000000000000000000000000000000000000000000000001::string::String"
-                {
+                if normalize_type(t) != normalize_type("0x1::string::String") {
                     return err(
                         "only 0x1::string::String dynamic field names are modelled by daas-sandbox",
                     );
@@ -511,7 +642,7 @@ impl Ctx<'_> {
                     _ => return err("name.bcs or name.literal is required"),
                 };
                 let id = onchain::table_entry_id(a, &key);
-                match self.engine.store.objects.get(&id) {
+                match self.view().object(&id) {
                     Some(o) if o.owner == Owner::Object(*a) => {
                         R::One(G::DynamicField(Box::new(o.clone())))
                     }
@@ -520,33 +651,60 @@ impl Ctx<'_> {
             }
             (G::Address(a), "dynamicFields") => {
                 let items = self
-                    .engine
-                    .store
+                    .view()
                     .fields_of(a)
                     .into_iter()
-                    .map(|o| (cursor("df", o.id), G::DynamicField(Box::new(o.clone()))))
+                    .map(|o| (o.id, id_cursor(&o.id), G::DynamicField(Box::new(o.clone()))))
                     .collect();
-                let (items, more) = page(items, args)?;
-                R::One(connection("DynamicFieldConnection", items, more))
+                R::One(connection(
+                    "DynamicFieldConnection",
+                    page(items, args, decode_id_cursor)?,
+                ))
             }
             (G::Address(a), "objects") => {
                 let t = args
                     .get("filter")
                     .and_then(|f| f.get("type"))
-                    .and_then(Value::as_str);
+                    .and_then(Value::as_str)
+                    .map(normalize_type);
                 let owner: Address = (*a).into();
                 let items = self
-                    .engine
-                    .store
-                    .objects
-                    .values()
-                    .filter(|o| o.owner == Owner::Address(owner))
-                    .filter(|o| t.is_none_or(|t| type_matches(t, &o.contents.type_(&pkg))))
-                    .map(|o| (cursor("obj", o.id), G::Object(Box::new(o.clone()))))
+                    .view()
+                    .owned_by(&owner)
+                    .into_iter()
+                    .filter(|o| {
+                        t.as_ref().is_none_or(|t| {
+                            *t == normalize_type(&canonical_struct(&o.contents.struct_tag(&pkg)))
+                        })
+                    })
+                    .map(|o| (o.id, id_cursor(&o.id), G::Object(Box::new(o.clone()))))
                     .collect();
-                let (items, more) = page(items, args)?;
-                R::One(connection("MoveObjectConnection", items, more))
+                R::One(connection(
+                    "MoveObjectConnection",
+                    page(items, args, decode_id_cursor)?,
+                ))
             }
+            (G::Address(a), "balance") => {
+                let t = arg_str(args, "coinType")?;
+                if normalize_type(t) != normalize_type("0x2::sui::SUI") {
+                    return err("only 0x2::sui::SUI balances are modelled by daas-sandbox");
+                }
+                R::One(G::Balance((*a).into()))
+            }
+            (G::Balance(_), "coinType") => R::One(G::MoveType(normalize_type("0x2::sui::SUI"))),
+            (G::Balance(a), "totalBalance" | "coinBalance") => {
+                let total: u128 = self
+                    .view()
+                    .coins_of(a)
+                    .into_iter()
+                    .map(|o| match &o.contents {
+                        Contents::Coin(c) => c.balance.value as u128,
+                        _ => 0,
+                    })
+                    .sum();
+                R::Leaf(json!(total.to_string()))
+            }
+            (G::Balance(_), "addressBalance") => R::Leaf(json!("0")),
             (G::Owner(Owner::Address(a)), "address") => R::One(G::Address((*a).into())),
             (G::Owner(Owner::Object(id)), "address") => R::One(G::Address(*id)),
             (G::Owner(Owner::Shared(v)), "initialSharedVersion") => R::Leaf(json!(v)),
@@ -554,128 +712,200 @@ impl Ctx<'_> {
             (G::MoveValue(t, _), "type") => R::One(G::MoveType(t.clone())),
             (G::MoveValue(_, v), "json") => R::Leaf(v.to_graphql()),
             (G::MoveValue(_, v), "bcs") => R::Leaf(json!(BASE64.encode(v.to_bcs()))),
+            // no Display objects exist on this chain (Sui answers null then)
+            (G::MoveValue(..), "display") => R::Null,
             (G::MoveType(t), "repr") => R::Leaf(json!(t)),
             (G::Event(e), "sequenceNumber") => R::Leaf(json!(e.event_seq)),
             (G::Event(e), "timestamp") => R::Leaf(json!(iso(e.timestamp_ms))),
             (G::Event(e), "sender") => R::One(G::Address(e.sender.into())),
-            (G::Event(e), "transaction") => R::One(G::Transaction(e.tx_digest)),
+            (G::Event(e), "transaction") => match self.engine.store.txs.get(&e.tx_digest) {
+                Some(r) => R::One(G::Transaction(Box::new(r.clone()), true)),
+                None => R::Null,
+            },
             (G::Event(e), "transactionModule") => R::One(G::MoveModule(pkg, e.module.clone())),
             (G::Event(e), "contents") => {
                 let v = crate::store::event_value(&e.event, &pkg);
-                R::One(G::MoveValue(onchain::struct_type(&pkg, e.event.name()), v))
+                R::One(G::MoveValue(canonical_struct(&e.to_ledger(&pkg).type_), v))
             }
-            (G::Event(e), "eventBcs") => R::Leaf(json!(
-                BASE64.encode(crate::store::event_value(&e.event, &pkg).to_bcs())
-            )),
+            (G::Event(e), "eventBcs") => R::Leaf(json!(BASE64.encode(e.to_ledger(&pkg).to_bcs()))),
             (G::MoveModule(_, name), "name") => R::Leaf(json!(name)),
             (G::MoveModule(p, _), "package") => R::One(G::MovePackage(*p)),
             (G::MovePackage(p), "address") => R::Leaf(json!(p.to_string())),
             (G::MoveFunction(n), "name") => R::Leaf(json!(n)),
-            (G::Transaction(d), "digest") => R::Leaf(json!(d.to_string())),
-            (G::Transaction(d), "effects") => match self.engine.store.txs.get(d).cloned() {
-                Some(r) => {
-                    let ev = self.effects_events(&r);
-                    R::One(G::Effects(Box::new(r), ev))
-                }
-                None => R::Null,
-            },
-            (G::Transaction(d), "sender") => match self.engine.store.txs.get(d) {
-                Some(r) => R::One(G::Address(r.sender.into())),
-                None => R::Null,
-            },
-            (G::ExecutionResult(r, ev) | G::Simulation(r, ev), "effects") => {
-                R::One(G::Effects(r.clone(), ev.clone()))
+            (G::Signature(s), "signatureBytes") => R::Leaf(json!(s)),
+            (G::Signature(_), "scheme") => R::Leaf(json!("ED25519")),
+            (G::Transaction(r, _), "digest") => R::Leaf(json!(r.digest.to_string())),
+            (G::Transaction(r, _), "transactionBcs") => R::Leaf(json!(BASE64.encode(&r.tx_bytes))),
+            (G::Transaction(r, _), "signatures") => R::Many(
+                r.signatures
+                    .iter()
+                    .map(|s| G::Signature(s.clone()))
+                    .collect(),
+            ),
+            (G::Transaction(r, in_checkpoint), "effects") => {
+                let ev = if *in_checkpoint {
+                    self.effects_events(r)
+                } else {
+                    vec![]
+                };
+                R::One(G::Effects(r.clone(), ev, *in_checkpoint))
             }
+            (G::Transaction(r, _), "sender") => R::One(G::Address(r.sender.into())),
+            (G::ExecutionResult(r, ev), "effects") => {
+                R::One(G::Effects(r.clone(), ev.clone(), false))
+            }
+            (G::Simulation(r, ev), "effects") => R::One(G::Effects(r.clone(), ev.clone(), false)),
             (G::Simulation(..), "outputs") => R::Many(vec![]),
-            (G::Effects(r, _), "digest") => R::Leaf(json!(r.digest.to_string())),
-            (G::Effects(r, _), "status") => R::Leaf(json!(if r.status == Status::Success {
-                "SUCCESS"
-            } else {
-                "FAILURE"
-            })),
-            (G::Effects(r, _), "executionError") => {
-                if r.status == Status::Success {
+            (G::Effects(r, _, _), "digest") => R::Leaf(json!(r.digest.to_string())),
+            (G::Effects(r, _, _), "status") => {
+                R::Leaf(json!(if r.is_success() { "SUCCESS" } else { "FAILURE" }))
+            }
+            (G::Effects(r, _, _), "executionError") => {
+                if r.is_success() {
                     R::Null
                 } else {
                     R::One(G::ExecutionError(r.clone()))
                 }
             }
-            (G::Effects(r, _), "gasEffects") => R::One(G::GasEffects(r.clone())),
-            (G::Effects(r, _), "lamportVersion") => R::Leaf(json!(r.lamport_version)),
-            (G::Effects(r, _), "timestamp") => R::Leaf(json!(iso(r.timestamp_ms))),
-            (G::Effects(r, _), "checkpoint") => R::One(G::Checkpoint(r.checkpoint)),
-            (G::Effects(r, _), "transaction") => R::One(G::Transaction(r.digest)),
-            (G::Effects(_, ev), "events") => {
+            (G::Effects(r, _, _), "gasEffects") => R::One(G::GasEffects(r.clone())),
+            (G::Effects(r, _, _), "lamportVersion") => R::Leaf(json!(r.lamport_version)),
+            (G::Effects(r, _, _), "effectsBcs") => {
+                R::Leaf(json!(BASE64.encode(r.effects.to_bcs())))
+            }
+            (G::Effects(r, _, _), "effectsDigest") => {
+                R::Leaf(json!(r.effects.digest().to_string()))
+            }
+            (G::Effects(_, _, _), "epoch") => R::One(G::Epoch),
+            // null until the transaction is in a checkpoint the service has indexed
+            (G::Effects(r, _, visible), "timestamp") => {
+                if *visible
+                    || r.checkpoint <= self.view().checkpoint
+                        && self.engine.store.txs.contains_key(&r.digest)
+                {
+                    R::Leaf(json!(iso(r.timestamp_ms)))
+                } else {
+                    R::Null
+                }
+            }
+            (G::Effects(r, _, visible), "checkpoint") => {
+                if *visible
+                    || r.checkpoint <= self.view().checkpoint
+                        && self.engine.store.txs.contains_key(&r.digest)
+                {
+                    R::One(G::Checkpoint(r.checkpoint))
+                } else {
+                    R::Null
+                }
+            }
+            (G::Effects(r, _, visible), "transaction") => {
+                R::One(G::Transaction(r.clone(), *visible))
+            }
+            (G::Effects(r, ev, _), "events") => {
                 let items = ev
                     .iter()
                     .map(|e| {
                         (
-                            cursor("txevent", e.event_seq),
+                            e.event_seq,
+                            json_cursor(
+                                &json!({"t": self.tx_sequence(r.checkpoint), "e": e.event_seq}),
+                            ),
                             G::Event(Box::new(e.clone())),
                         )
                     })
                     .collect();
-                let (items, more) = page(items, args)?;
-                R::One(connection("EventConnection", items, more))
+                let decode = |c: &str| decode_event_cursor(c).map(|(_, e)| e);
+                R::One(connection("EventConnection", page(items, args, decode)?))
             }
-            (G::Effects(r, _), "objectChanges") => {
+            (G::Effects(r, _, _), "objectChanges") => {
                 let items = r
-                    .changes
+                    .changed
                     .iter()
-                    .map(|(k, rf, _)| (cursor("change", rf.id), G::ObjectChange(*k, *rf)))
+                    .map(|c| {
+                        (
+                            c.id,
+                            id_cursor(&c.id),
+                            G::ObjectChange(r.clone(), c.clone()),
+                        )
+                    })
                     .collect();
-                let (items, more) = page(items, args)?;
-                R::One(connection("ObjectChangeConnection", items, more))
+                R::One(connection(
+                    "ObjectChangeConnection",
+                    page(items, args, decode_id_cursor)?,
+                ))
             }
-            (G::ObjectChange(_, rf), "address") => R::Leaf(json!(rf.id.to_string())),
-            (G::ObjectChange(k, _), "idCreated") => R::Leaf(json!(*k == Change::Created)),
-            (G::ObjectChange(k, _), "idDeleted") => R::Leaf(json!(*k == Change::Deleted)),
-            (G::ObjectChange(k, rf), "outputState") => {
-                if *k == Change::Deleted {
-                    R::Null
-                } else {
-                    R::One(G::ObjectState(*rf))
-                }
-            }
-            (G::ObjectState(rf), "address") => R::Leaf(json!(rf.id.to_string())),
-            (G::ObjectState(rf), "version") => R::Leaf(json!(rf.version)),
-            (G::ObjectState(rf), "digest") => R::Leaf(json!(rf.digest.to_string())),
-            (G::ExecutionError(r), f) => match (&r.status, f) {
-                (Status::MoveAbort { code, .. }, "abortCode") => R::Leaf(json!(code.to_string())),
-                (Status::MoveAbort { function, .. }, "function") => {
-                    R::One(G::MoveFunction(function.clone()))
-                }
-                (Status::MoveAbort { .. }, "module") => {
-                    R::One(G::MoveModule(pkg, onchain::MODULE.into()))
-                }
-                (Status::MoveAbort { code, .. }, "identifier") => {
-                    R::Leaf(onchain::abort::name(*code).map_or(Value::Null, |n| json!(n)))
-                }
-                (s, "message") => R::Leaf(json!(
-                    crate::jsonrpc::failure_text(s, &pkg).unwrap_or_default()
-                )),
-                (
-                    _,
-                    "abortCode" | "function" | "module" | "identifier" | "constant"
-                    | "sourceLineNumber" | "instructionOffset",
-                ) => R::Null,
-                _ => return unsupported(g, f),
+            (G::ObjectChange(_, c), "address") => R::Leaf(json!(c.id.to_string())),
+            (G::ObjectChange(_, c), "idCreated") => R::Leaf(json!(c.is_created())),
+            (G::ObjectChange(_, c), "idDeleted") => R::Leaf(json!(c.is_deleted())),
+            (G::ObjectChange(r, c), "outputState") => match c.output {
+                None => R::Null,
+                Some(_) => self
+                    .engine
+                    .store
+                    .history
+                    .get(&c.id)
+                    .and_then(|h| {
+                        h.iter().find_map(|(_, s)| match s {
+                            crate::store::Slot::Live(o) if o.version == r.lamport_version => {
+                                Some(G::Object(Box::new(o.clone())))
+                            }
+                            _ => None,
+                        })
+                    })
+                    .map_or(R::Null, R::One),
             },
+            (G::ExecutionError(r), f) => {
+                let ExecutionStatus::Failure { error, .. } = &r.status else {
+                    unreachable!("only failures have an execution error")
+                };
+                let abort = match error {
+                    ExecutionFailureStatus::MoveAbort(loc, code) => Some((loc, *code)),
+                    _ => None,
+                };
+                match (abort, f) {
+                    (_, "message") => R::Leaf(json!(r.status.graphql_message())),
+                    (Some((_, code)), "abortCode") => R::Leaf(json!(code.to_string())),
+                    (Some((loc, _)), "function") => match &loc.function_name {
+                        Some(n) => R::One(G::MoveFunction(n.clone())),
+                        None => R::Null,
+                    },
+                    (Some((loc, _)), "module") => R::One(G::MoveModule(
+                        loc.module.address.into(),
+                        loc.module.name.clone(),
+                    )),
+                    (Some((loc, _)), "instructionOffset") => R::Leaf(json!(loc.instruction)),
+                    // `identifier`, `constant` and `sourceLineNumber` come from clever
+                    // errors (`#[error]` constants); the package's aborts are plain codes
+                    (
+                        _,
+                        "abortCode" | "function" | "module" | "identifier" | "constant"
+                        | "sourceLineNumber" | "instructionOffset",
+                    ) => R::Null,
+                    _ => return unsupported(g, f),
+                }
+            }
             (G::GasEffects(r), "gasSummary") => R::One(G::GasSummary(r.gas)),
             (G::GasEffects(r), "gasObject") => {
-                match self.engine.store.objects.get(&r.gas_object.0.id) {
+                let (gas_ref, _) = r.gas_object_ref();
+                match self.engine.store.history.get(&gas_ref.id).and_then(|h| {
+                    h.iter().find_map(|(_, s)| match s {
+                        crate::store::Slot::Live(o) if o.version == gas_ref.version => Some(o),
+                        _ => None,
+                    })
+                }) {
                     Some(o) => R::One(G::Object(Box::new(o.clone()))),
                     None => R::Null,
                 }
             }
-            (G::GasSummary(g), "computationCost") => R::Leaf(json!(g.computation)),
-            (G::GasSummary(g), "storageCost") => R::Leaf(json!(g.storage)),
-            (G::GasSummary(g), "storageRebate") => R::Leaf(json!(g.rebate)),
-            (G::GasSummary(g), "nonRefundableStorageFee") => R::Leaf(json!(g.non_refundable)),
-            (G::Connection(_, items, _), "nodes") => {
+            (G::GasSummary(g), "computationCost") => R::Leaf(json!(g.computation_cost)),
+            (G::GasSummary(g), "storageCost") => R::Leaf(json!(g.storage_cost)),
+            (G::GasSummary(g), "storageRebate") => R::Leaf(json!(g.storage_rebate)),
+            (G::GasSummary(g), "nonRefundableStorageFee") => {
+                R::Leaf(json!(g.non_refundable_storage_fee))
+            }
+            (G::Connection(_, items, _, _), "nodes") => {
                 R::Many(items.iter().map(|(_, g)| g.clone()).collect())
             }
-            (G::Connection(t, items, _), "edges") => {
+            (G::Connection(t, items, _, _), "edges") => {
                 let edge = match *t {
                     "EventConnection" => "EventEdge",
                     "DynamicFieldConnection" => "DynamicFieldEdge",
@@ -689,15 +919,16 @@ impl Ctx<'_> {
                         .collect(),
                 )
             }
-            (G::Connection(_, items, more), "pageInfo") => R::One(G::PageInfo {
+            (G::Connection(_, items, more, prev), "pageInfo") => R::One(G::PageInfo {
                 has_next: *more,
+                has_previous: *prev,
                 start: items.first().map(|(c, _)| c.clone()),
                 end: items.last().map(|(c, _)| c.clone()),
             }),
             (G::Edge(_, c, _), "cursor") => R::Leaf(json!(c)),
             (G::Edge(_, _, g), "node") => R::One((**g).clone()),
             (G::PageInfo { has_next, .. }, "hasNextPage") => R::Leaf(json!(has_next)),
-            (G::PageInfo { .. }, "hasPreviousPage") => R::Leaf(json!(false)),
+            (G::PageInfo { has_previous, .. }, "hasPreviousPage") => R::Leaf(json!(has_previous)),
             (G::PageInfo { start, .. }, "startCursor") => {
                 R::Leaf(start.clone().map_or(Value::Null, Value::from))
             }
@@ -706,6 +937,29 @@ impl Ctx<'_> {
             }
             _ => return unsupported(g, field),
         })
+    }
+
+    /// `@include(if:)` / `@skip(if:)`.
+    fn included(&self, directives: &ast::DirectiveList) -> Result<bool, String> {
+        for d in directives.iter() {
+            let flag = |d: &ast::Directive| -> Result<bool, String> {
+                let a = d
+                    .arguments
+                    .iter()
+                    .find(|a| a.name == "if")
+                    .ok_or_else(|| format!("@{} needs an `if` argument", d.name))?;
+                match value(&self.variables, &a.value)? {
+                    Value::Bool(b) => Ok(b),
+                    other => err(format!("@{}(if:) must be a Boolean, got {other}", d.name)),
+                }
+            };
+            match d.name.as_str() {
+                "include" if !flag(d)? => return Ok(false),
+                "skip" if flag(d)? => return Ok(false),
+                _ => {}
+            }
+        }
+        Ok(true)
     }
 
     fn select(
@@ -718,6 +972,9 @@ impl Ctx<'_> {
         for sel in set {
             match sel {
                 Selection::Field(f) => {
+                    if !self.included(&f.directives)? {
+                        continue;
+                    }
                     let key = f.alias.as_ref().unwrap_or(&f.name).to_string();
                     if f.name == "__typename" {
                         out.insert(key, json!(g.typename()));
@@ -763,10 +1020,11 @@ impl Ctx<'_> {
                     }
                 }
                 Selection::InlineFragment(fr) => {
-                    if fr
-                        .type_condition
-                        .as_ref()
-                        .is_none_or(|c| g.applies(c.as_str()))
+                    if self.included(&fr.directives)?
+                        && fr
+                            .type_condition
+                            .as_ref()
+                            .is_none_or(|c| g.applies(c.as_str()))
                     {
                         self.select(&fr.selection_set, g, out, path)?;
                     }
@@ -778,7 +1036,7 @@ impl Ctx<'_> {
                         .find(|f| f.name == s.fragment_name)
                         .copied()
                         .ok_or_else(|| format!("unknown fragment {}", s.fragment_name))?;
-                    if g.applies(fr.type_condition.as_str()) {
+                    if self.included(&s.directives)? && g.applies(fr.type_condition.as_str()) {
                         self.select(&fr.selection_set, g, out, path)?;
                     }
                 }
@@ -826,16 +1084,6 @@ fn value(variables: &Map<String, Value>, v: &ast::Value) -> Result<Value, String
                 .collect::<Result<_, String>>()?,
         ),
     })
-}
-
-fn type_matches(filter: &str, t: &str) -> bool {
-    let norm = |s: &str| {
-        s.replace(
-            "0x0000000000000000000000000000000000000000000000000000000000000002",
-            "0x2",
-        )
-    };
-    norm(filter) == norm(t)
 }
 
 fn error_response(message: String) -> Value {
@@ -930,5 +1178,19 @@ mod tests {
         assert_eq!(super::iso(0), "1970-01-01T00:00:00.000Z");
         assert_eq!(super::iso(1_795_534_472_123), "2026-11-24T15:34:32.123Z");
         assert_eq!(super::iso(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn type_strings_compare_in_full() {
+        assert_eq!(
+            super::normalize_type("0x2::coin::Coin<0x2::sui::SUI>"),
+            super::normalize_type(
+                "0x0000000000000000000000000000000000000000000000000000000000000002::coin::Coin<0x0000000000000000000000000000000000000000000000000000000000000002::sui::SUI>"
+            )
+        );
+        assert_ne!(
+            super::normalize_type("0x2::sui::SUI"),
+            super::normalize_type("0x3::sui::SUI")
+        );
     }
 }

@@ -8,13 +8,17 @@
 //! accept a transaction a Sui validator would refuse for the reasons it models
 //! (signature, object versions, gas, limits, the registry's rules).
 
+pub mod abi;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod exec;
 pub mod faults;
+pub mod gas;
 pub mod genesis;
 pub mod graphql;
 pub mod jsonrpc;
+pub mod protocol;
+pub mod resolve;
 pub mod rules;
 pub mod server;
 pub mod store;

@@ -22,7 +22,7 @@ use daas_protocol::ChainId;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::exec::{Engine, Reject};
+use crate::exec::{Engine, Mode, Reject};
 use crate::faults::{Fault, Faults};
 use crate::genesis::{self, GenesisParams, SandboxInfo};
 use crate::store::TxRecord;
@@ -79,6 +79,8 @@ pub struct SandboxConfig {
     pub state_dir: Option<PathBuf>,
     /// Faults to inject.
     pub faults: Faults,
+    /// Serve reads this many checkpoints behind the latest (a lagging node).
+    pub read_lag: u64,
     /// Check every request and answer against Sui's specs (tests).
     #[cfg(feature = "conformance")]
     pub spec: Option<Arc<crate::conformance::Spec>>,
@@ -104,6 +106,10 @@ pub struct Node {
     pub info: SandboxInfo,
     /// Faults.
     pub faults: Mutex<Faults>,
+    /// Checkpoints reads lag behind the latest (0: current). Not persisted: like the
+    /// other faults it is set per start (`--read-lag`) or at run time
+    /// (`POST /admin/faults`).
+    pub read_lag: AtomicU64,
     log: Option<Mutex<File>>,
     state_dir: Option<PathBuf>,
     #[cfg(feature = "conformance")]
@@ -133,7 +139,7 @@ impl Node {
     ) -> Result<(TxRecord, Vec<daas_protocol::onchain::RegistryEvent>), Reject> {
         let before = engine.store.txs.len();
         let now = self.clock.now();
-        let out = engine.execute(tx, sigs, now, false)?;
+        let out = engine.execute(tx, sigs, now, Mode::Execute)?;
         if engine.store.txs.len() > before
             && let Some(log) = &self.log
         {
@@ -151,6 +157,14 @@ impl Node {
             }
         }
         Ok(out)
+    }
+
+    /// The checkpoint reads are served at: the latest minus the read lag.
+    pub fn read_checkpoint(&self, engine: &Engine) -> u64 {
+        engine
+            .store
+            .latest_checkpoint()
+            .saturating_sub(self.read_lag.load(Ordering::SeqCst))
     }
 
     /// Moves the chain clock forward (and persists the offset).
@@ -245,10 +259,12 @@ impl Sandbox {
             None => (config.genesis.clone(), Vec::new(), 0),
         };
         let (store, package, mut info) = genesis::build(&params);
+        let chain_id: ChainId = info.chain_id.parse().expect("genesis writes a chain id");
         let mut engine = Engine {
             store,
             package,
-            reference_gas_price: 1000,
+            reference_gas_price: crate::gas::REFERENCE_GAS_PRICE,
+            chain_id,
         };
         let clock = Clock::default();
         clock.offset_ms.store(offset, Ordering::SeqCst);
@@ -257,13 +273,15 @@ impl Sandbox {
             let tx = BASE64
                 .decode(&l.tx)
                 .map_err(|_| anyhow::anyhow!("transaction {} of the log is not Base64", n + 1))?;
-            engine.execute(&tx, &l.sigs, l.ts, false).map_err(|e| {
-                anyhow::anyhow!(
-                    "replaying transaction {} of the log failed: {}",
-                    n + 1,
-                    e.message()
-                )
-            })?;
+            engine
+                .execute(&tx, &l.sigs, l.ts, Mode::Execute)
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "replaying transaction {} of the log failed: {}",
+                        n + 1,
+                        e.message()
+                    )
+                })?;
             clock.observe(l.ts);
         }
         let log = match &config.state_dir {
@@ -282,9 +300,10 @@ impl Sandbox {
         let node = Arc::new(Node {
             engine: Mutex::new(engine),
             clock,
-            chain_id: genesis::chain_id(params.seed),
+            chain_id,
             info: info.clone(),
             faults: Mutex::new(config.faults),
+            read_lag: AtomicU64::new(config.read_lag),
             log,
             state_dir: config.state_dir,
             #[cfg(feature = "conformance")]
@@ -459,20 +478,42 @@ async fn admin_clock(State(node): State<Arc<Node>>, body: Bytes) -> Response {
 
 async fn admin_faults(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let Some(spec) = v.get("spec").and_then(Value::as_str) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            "expected {\"spec\": \"429:0.1,5xx:0.05,...\"}",
-        )
-            .into_response();
+    let usage = "expected {\"spec\": \"429:0.1,5xx:0.05,...\"} and/or {\"read_lag\": N}";
+    let spec = match v.get("spec") {
+        None => None,
+        Some(Value::String(s)) => match s.parse::<Faults>() {
+            Ok(f) => Some((s.clone(), f)),
+            Err(e) => return (StatusCode::BAD_REQUEST, e).into_response(),
+        },
+        Some(_) => return (StatusCode::BAD_REQUEST, usage).into_response(),
     };
-    match spec.parse::<Faults>() {
-        Ok(f) => {
-            *node.faults.lock().expect("poisoned") = f;
-            axum::Json(json!({"faults": spec})).into_response()
-        }
-        Err(e) => (StatusCode::BAD_REQUEST, e).into_response(),
+    let lag = match v.get("read_lag") {
+        None => None,
+        Some(l) => match l.as_u64() {
+            Some(n) => Some(n),
+            None => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    "read_lag must be a number of checkpoints, e.g. {\"read_lag\": 2}",
+                )
+                    .into_response();
+            }
+        },
+    };
+    if spec.is_none() && lag.is_none() {
+        return (StatusCode::BAD_REQUEST, usage).into_response();
     }
+    if let Some((_, f)) = &spec {
+        *node.faults.lock().expect("poisoned") = f.clone();
+    }
+    if let Some(n) = lag {
+        node.read_lag.store(n, Ordering::SeqCst);
+    }
+    axum::Json(json!({
+        "faults": spec.map(|(s, _)| s),
+        "read_lag": node.read_lag.load(Ordering::SeqCst),
+    }))
+    .into_response()
 }
 
 /// Waits for Ctrl-C or SIGTERM.

@@ -1,12 +1,16 @@
-//! The chain state: objects with versions, digests and owners; events with cursors;
-//! executed transactions; checkpoints.
+//! The chain state: objects with versions, digests, owners and storage rebates, and
+//! every version they ever had (so reads can be served as of an older checkpoint);
+//! events with cursors; executed transactions with their Sui effects; checkpoints.
 
 use std::collections::{BTreeMap, HashMap};
 
-use daas_protocol::hash::blake2b256;
+use daas_protocol::ledger::{
+    self, Digest, ExecutionStatus, GasCostSummary, MoveObjectType, TransactionEffectsV2,
+    UnchangedSharedKind,
+};
 use daas_protocol::onchain::{self, Cap, Coin, Field, RegistryEvent, Worker, WorkerRegistry};
 use daas_protocol::sui::TransactionDigest;
-use daas_protocol::tx::{ObjectDigest, ObjectRef};
+use daas_protocol::tx::{ObjectDigest, ObjectRef, StructTag, TypeTag};
 use daas_protocol::{Address, ObjectId};
 
 use crate::value::MoveValue;
@@ -18,10 +22,24 @@ pub enum Owner {
     Address(Address),
     /// Another object (the table's dynamic fields).
     Object(ObjectId),
-    /// Shared since this version.
+    /// Shared since this version (`Shared(0)` while being created: the Lamport version).
     Shared(u64),
     /// Frozen.
     Immutable,
+}
+
+impl Owner {
+    /// As Sui encodes it.
+    pub fn to_ledger(self) -> ledger::Owner {
+        match self {
+            Owner::Address(a) => ledger::Owner::AddressOwner(a),
+            Owner::Object(id) => ledger::Owner::ObjectOwner(id.into()),
+            Owner::Shared(v) => ledger::Owner::Shared {
+                initial_shared_version: v,
+            },
+            Owner::Immutable => ledger::Owner::Immutable,
+        }
+    }
 }
 
 /// What an object holds.
@@ -61,6 +79,71 @@ fn addr(a: &ObjectId) -> MoveValue {
     MoveValue::Address(a.0)
 }
 
+/// A struct tag of a framework type (`0x1`/`0x2`).
+pub fn framework_tag(address: u64, module: &str, name: &str, params: Vec<TypeTag>) -> StructTag {
+    StructTag {
+        address: Address::from_u64(address),
+        module: module.into(),
+        name: name.into(),
+        type_params: params,
+    }
+}
+
+/// `0x1::string::String`.
+pub fn string_tag() -> TypeTag {
+    TypeTag::Struct(Box::new(framework_tag(1, "string", "String", vec![])))
+}
+
+/// `0x2::object::ID`.
+pub fn id_tag() -> TypeTag {
+    TypeTag::Struct(Box::new(framework_tag(2, "object", "ID", vec![])))
+}
+
+/// `0x2::coin::Coin<0x2::sui::SUI>`.
+pub fn coin_tag() -> StructTag {
+    framework_tag(
+        2,
+        "coin",
+        "Coin",
+        vec![TypeTag::Struct(Box::new(framework_tag(
+            2,
+            "sui",
+            "SUI",
+            vec![],
+        )))],
+    )
+}
+
+/// A type tag written as Sui's GraphQL `MoveType.repr` does: every address in full
+/// (`0x` + 64 hex), type parameters separated by `,` without spaces.
+pub fn canonical_type(t: &TypeTag) -> String {
+    match t {
+        TypeTag::Bool => "bool".into(),
+        TypeTag::U8 => "u8".into(),
+        TypeTag::U16 => "u16".into(),
+        TypeTag::U32 => "u32".into(),
+        TypeTag::U64 => "u64".into(),
+        TypeTag::U128 => "u128".into(),
+        TypeTag::U256 => "u256".into(),
+        TypeTag::Address => "address".into(),
+        TypeTag::Signer => "signer".into(),
+        TypeTag::Vector(t) => format!("vector<{}>", canonical_type(t)),
+        TypeTag::Struct(s) => canonical_struct(s),
+    }
+}
+
+/// [`canonical_type`] of a struct.
+pub fn canonical_struct(s: &StructTag) -> String {
+    let mut out = format!("{}::{}::{}", s.address, s.module, s.name);
+    if !s.type_params.is_empty() {
+        let params: Vec<String> = s.type_params.iter().map(canonical_type).collect();
+        out.push('<');
+        out.push_str(&params.join(","));
+        out.push('>');
+    }
+    out
+}
+
 fn id_set(s: &onchain::VecSet<ObjectId>) -> MoveValue {
     MoveValue::Struct {
         type_: VEC_SET_TYPE.into(),
@@ -72,7 +155,7 @@ fn id_set(s: &onchain::VecSet<ObjectId>) -> MoveValue {
 }
 
 impl Contents {
-    /// The full Move type.
+    /// The full Move type, as JSON-RPC prints it (framework addresses short).
     pub fn type_(&self, package: &ObjectId) -> String {
         match self {
             Contents::Registry(_) => onchain::struct_type(package, "WorkerRegistry"),
@@ -83,6 +166,36 @@ impl Contents {
             Contents::Coin(_) => COIN_TYPE.into(),
             Contents::Field(_) => FIELD_TYPE.into(),
             Contents::Clock { .. } => "0x2::clock::Clock".into(),
+        }
+    }
+
+    /// The struct tag.
+    pub fn struct_tag(&self, package: &ObjectId) -> StructTag {
+        let registry = |name: &str| StructTag {
+            address: (*package).into(),
+            module: onchain::MODULE.into(),
+            name: name.into(),
+            type_params: vec![],
+        };
+        match self {
+            Contents::Registry(_) => registry("WorkerRegistry"),
+            Contents::Worker(_) => registry("Worker"),
+            Contents::AdminCap(_) => registry("AdminCap"),
+            Contents::SlashCap(_) => registry("SlashCap"),
+            Contents::MasterCap(_) => registry("MasterCap"),
+            Contents::Coin(_) => coin_tag(),
+            Contents::Field(_) => {
+                framework_tag(2, "dynamic_field", "Field", vec![string_tag(), id_tag()])
+            }
+            Contents::Clock { .. } => framework_tag(2, "clock", "Clock", vec![]),
+        }
+    }
+
+    /// The type as Sui's `MoveObjectType` encodes it (`GasCoin` for `Coin<SUI>`).
+    pub fn object_type(&self, package: &ObjectId) -> MoveObjectType {
+        match self {
+            Contents::Coin(_) => MoveObjectType::GasCoin,
+            other => MoveObjectType::Other(other.struct_tag(package)),
         }
     }
 
@@ -254,14 +367,14 @@ pub fn event_value(e: &RegistryEvent, package: &ObjectId) -> MoveValue {
     }
 }
 
-/// An object at its current version.
+/// An object at one version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Obj {
     /// Id.
     pub id: ObjectId,
     /// Version.
     pub version: u64,
-    /// Digest of this version.
+    /// Digest of this version (Sui's `Object::digest`).
     pub digest: [u8; 32],
     /// Owner.
     pub owner: Owner,
@@ -269,10 +382,12 @@ pub struct Obj {
     pub contents: Contents,
     /// The transaction that wrote this version.
     pub previous_tx: TransactionDigest,
+    /// What replacing or deleting this version pays back (before the rebate rate).
+    pub storage_rebate: u64,
 }
 
 impl Obj {
-    /// A new version of an object (digest over id, version and contents).
+    /// An object version; its digest is Sui's, over the BCS `Object`.
     pub fn new(
         id: ObjectId,
         version: u64,
@@ -280,21 +395,38 @@ impl Obj {
         contents: Contents,
         tx: TransactionDigest,
         package: &ObjectId,
+        storage_rebate: u64,
     ) -> Self {
-        let bcs = contents.value(package).to_bcs();
-        let digest = blake2b256(&[
-            b"daas-sandbox/object",
-            id.as_bytes(),
-            &version.to_le_bytes(),
-            &bcs,
-        ]);
-        Obj {
+        let mut o = Obj {
             id,
             version,
-            digest,
+            digest: [0; 32],
             owner,
             contents,
             previous_tx: tx,
+            storage_rebate,
+        };
+        o.digest = o.to_ledger(package).digest().0;
+        o
+    }
+
+    /// As Sui's `Object`.
+    pub fn to_ledger(&self, package: &ObjectId) -> ledger::Object {
+        ledger::Object {
+            data: ledger::Data::Move(self.move_object(package)),
+            owner: self.owner.to_ledger(),
+            previous_transaction: Digest(self.previous_tx.0),
+            storage_rebate: self.storage_rebate,
+        }
+    }
+
+    /// As Sui's `MoveObject` (GraphQL `moveObjectBcs`).
+    pub fn move_object(&self, package: &ObjectId) -> ledger::MoveObject {
+        ledger::MoveObject {
+            type_: self.contents.object_type(package),
+            has_public_transfer: self.contents.has_public_transfer(),
+            version: self.version,
+            contents: self.contents.value(package).to_bcs(),
         }
     }
 
@@ -307,9 +439,9 @@ impl Obj {
         }
     }
 
-    /// Bytes of storage it occupies (for gas).
-    pub fn storage_bytes(&self, package: &ObjectId) -> u64 {
-        self.contents.value(package).to_bcs().len() as u64 + 100
+    /// Sui's `object_size_for_gas_metering`.
+    pub fn size_for_gas(&self, package: &ObjectId) -> u64 {
+        self.to_ledger(package).size_for_gas_metering()
     }
 }
 
@@ -320,7 +452,7 @@ pub struct StoredEvent {
     pub tx_digest: TransactionDigest,
     /// Index within the transaction.
     pub event_seq: u64,
-    /// Global index (the GraphQL cursor and ordering).
+    /// Global index (the ordering).
     pub global_seq: u64,
     /// Checkpoint.
     pub checkpoint: u64,
@@ -334,51 +466,50 @@ pub struct StoredEvent {
     pub event: RegistryEvent,
 }
 
-/// A changed object in effects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Change {
-    /// Created.
-    Created,
-    /// Mutated.
-    Mutated,
-    /// Deleted.
-    Deleted,
+impl StoredEvent {
+    /// As Sui's `Event`.
+    pub fn to_ledger(&self, package: &ObjectId) -> ledger::Event {
+        ledger::Event {
+            package_id: *package,
+            transaction_module: self.module.clone(),
+            sender: self.sender,
+            type_: StructTag {
+                address: (*package).into(),
+                module: onchain::MODULE.into(),
+                name: self.event.name().into(),
+                type_params: vec![],
+            },
+            contents: self.event.to_bcs(),
+        }
+    }
 }
 
-/// How a transaction ended.
+/// One object the transaction changed, as its effects list it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Status {
-    /// Applied.
-    Success,
-    /// Aborted in `function` of the registry with `code`, at command `command`.
-    MoveAbort {
-        /// Abort code.
-        code: u64,
-        /// Function name.
-        function: String,
-        /// Function index in the module (for the Debug-style message).
-        function_index: u16,
-        /// Command index.
-        command: usize,
-    },
-    /// Another failure, with Sui's error text.
-    Failure(String),
+pub struct ChangedObject {
+    /// Id.
+    pub id: ObjectId,
+    /// (version, digest, owner) before; `None` if created.
+    pub input: Option<(u64, [u8; 32], Owner)>,
+    /// (digest, owner) after, at the Lamport version; `None` if deleted.
+    pub output: Option<([u8; 32], Owner)>,
+    /// Its Move type (JSON-RPC `objectChanges`).
+    pub type_: String,
 }
 
-/// Gas charged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Gas {
-    /// Computation (MIST).
-    pub computation: u64,
-    /// Storage (MIST).
-    pub storage: u64,
-    /// Rebate (MIST).
-    pub rebate: u64,
-    /// Non-refundable part of the rebate.
-    pub non_refundable: u64,
+impl ChangedObject {
+    /// Created by this transaction.
+    pub fn is_created(&self) -> bool {
+        self.input.is_none()
+    }
+
+    /// Deleted by this transaction.
+    pub fn is_deleted(&self) -> bool {
+        self.output.is_none()
+    }
 }
 
-/// An executed transaction.
+/// An executed transaction (or a dry run).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TxRecord {
     /// Digest.
@@ -390,23 +521,130 @@ pub struct TxRecord {
     /// Sender.
     pub sender: Address,
     /// Outcome.
-    pub status: Status,
+    pub status: ExecutionStatus,
     /// Gas.
-    pub gas: Gas,
-    /// Lamport version given to written objects.
+    pub gas: GasCostSummary,
+    /// Version given to written objects.
     pub lamport_version: u64,
-    /// Changed objects with their new reference (deleted: the last one).
-    pub changes: Vec<(Change, ObjectRef, Owner)>,
-    /// The gas object after the transaction.
-    pub gas_object: (ObjectRef, Owner),
-    /// Shared objects read or written, with the version used.
-    pub shared: Vec<ObjectRef>,
-    /// Events (global sequence numbers).
+    /// Changed objects, ordered by id.
+    pub changed: Vec<ChangedObject>,
+    /// Shared inputs it did not change.
+    pub unchanged_shared: Vec<(ObjectId, UnchangedSharedKind)>,
+    /// The gas coin (a mock coin in a dry run without gas payment).
+    pub gas_object: ObjectId,
+    /// Transactions that wrote its inputs.
+    pub dependencies: Vec<TransactionDigest>,
+    /// SUI balance changes per owner (coins before vs. after), as Sui derives them.
+    pub balance_changes: Vec<(Address, i128)>,
+    /// Its events (global sequence numbers).
     pub events: std::ops::Range<usize>,
+    /// Sui's effects.
+    pub effects: TransactionEffectsV2,
     /// Timestamp.
     pub timestamp_ms: u64,
     /// Checkpoint.
     pub checkpoint: u64,
+}
+
+impl TxRecord {
+    /// The gas coin's reference and owner after the transaction.
+    pub fn gas_object_ref(&self) -> (ObjectRef, Owner) {
+        let c = self
+            .changed
+            .iter()
+            .find(|c| c.id == self.gas_object)
+            .expect("the gas coin is always written");
+        let (digest, owner) = c.output.expect("the gas coin is never deleted");
+        (
+            ObjectRef {
+                id: c.id,
+                version: self.lamport_version,
+                digest: ObjectDigest(digest),
+            },
+            owner,
+        )
+    }
+
+    /// Shared inputs with the version they were read or written at (JSON-RPC
+    /// `sharedObjects`: Sui's `input_shared_objects`).
+    pub fn shared_inputs(&self) -> Vec<ObjectRef> {
+        let mut out: Vec<ObjectRef> = self
+            .changed
+            .iter()
+            .filter_map(|c| match c.input {
+                Some((version, digest, Owner::Shared(_))) => Some(ObjectRef {
+                    id: c.id,
+                    version,
+                    digest: ObjectDigest(digest),
+                }),
+                _ => None,
+            })
+            .collect();
+        for (id, kind) in &self.unchanged_shared {
+            out.push(match kind {
+                UnchangedSharedKind::ReadOnlyRoot((version, digest)) => ObjectRef {
+                    id: *id,
+                    version: *version,
+                    digest: *digest,
+                },
+                UnchangedSharedKind::MutateDeleted(v)
+                | UnchangedSharedKind::ReadDeleted(v)
+                | UnchangedSharedKind::Cancelled(v) => ObjectRef {
+                    id: *id,
+                    version: *v,
+                    digest: ledger::OBJECT_DIGEST_DELETED,
+                },
+                UnchangedSharedKind::PerEpochConfig => continue,
+            });
+        }
+        out
+    }
+
+    /// Whether it succeeded.
+    pub fn is_success(&self) -> bool {
+        self.status == ExecutionStatus::Success
+    }
+}
+
+/// A system transaction (genesis, the registry deployment, a consensus commit
+/// prologue): in a checkpoint's contents, not served as a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemTx {
+    /// Its digest.
+    pub digest: TransactionDigest,
+    /// Its effects.
+    pub effects: TransactionEffectsV2,
+}
+
+/// A transaction as a checkpoint's contents list it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointEntry {
+    /// Transaction digest.
+    pub digest: TransactionDigest,
+    /// Effects digest.
+    pub effects_digest: Digest,
+    /// Serialized user signatures (none for system transactions).
+    pub signatures: Vec<Vec<u8>>,
+}
+
+/// A sealed checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Sui's summary (what the digest is taken over).
+    pub summary: ledger::CheckpointSummary,
+    /// Its digest.
+    pub digest: Digest,
+    /// The transactions in it, in order (system transactions included).
+    pub transactions: Vec<TransactionDigest>,
+}
+
+/// One entry of an object's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Slot {
+    /// A version.
+    Live(Obj),
+    /// Deleted: Sui's tombstone reference.
+    Deleted(ObjectRef),
 }
 
 /// All state.
@@ -414,34 +652,192 @@ pub struct TxRecord {
 pub struct Store {
     /// Live objects.
     pub objects: BTreeMap<ObjectId, Obj>,
-    /// Deleted objects: last version and digest.
+    /// Every version of every object, with the checkpoint that wrote it.
+    pub history: BTreeMap<ObjectId, Vec<(u64, Slot)>>,
+    /// Deleted objects: the version and digest Sui records (`OBJECT_DIGEST_DELETED` at
+    /// the deleting transaction's Lamport version).
     pub deleted: HashMap<ObjectId, ObjectRef>,
     /// Events in order.
     pub events: Vec<StoredEvent>,
-    /// Executed transactions.
+    /// Executed user transactions.
     pub txs: HashMap<TransactionDigest, TxRecord>,
-    /// Latest checkpoint.
-    pub checkpoint: u64,
-    /// Timestamp of each checkpoint.
-    pub checkpoint_times: Vec<u64>,
+    /// Sealed checkpoints; the last is the latest.
+    pub checkpoints: Vec<Checkpoint>,
 }
 
 impl Store {
+    /// The latest checkpoint's sequence number.
+    pub fn latest_checkpoint(&self) -> u64 {
+        self.checkpoints.len().saturating_sub(1) as u64
+    }
+
+    /// Writes an object version at `checkpoint`.
+    pub fn put(&mut self, obj: Obj, checkpoint: u64) {
+        self.deleted.remove(&obj.id);
+        self.history
+            .entry(obj.id)
+            .or_default()
+            .push((checkpoint, Slot::Live(obj.clone())));
+        self.objects.insert(obj.id, obj);
+    }
+
+    /// Deletes an object at `checkpoint`, leaving Sui's tombstone reference.
+    pub fn remove(&mut self, tombstone: ObjectRef, checkpoint: u64) {
+        self.objects.remove(&tombstone.id);
+        self.history
+            .entry(tombstone.id)
+            .or_default()
+            .push((checkpoint, Slot::Deleted(tombstone)));
+        self.deleted.insert(tombstone.id, tombstone);
+    }
+
+    /// Seals the next checkpoint over `entries` (Sui's `CheckpointSummary`: contents
+    /// digest, the previous checkpoint's digest, transaction count and the epoch's rolling
+    /// gas). Returns its sequence number.
+    pub fn seal_checkpoint(
+        &mut self,
+        timestamp_ms: u64,
+        entries: Vec<CheckpointEntry>,
+        gas: GasCostSummary,
+    ) -> u64 {
+        let previous = self.checkpoints.last();
+        let sequence_number = self.checkpoints.len() as u64;
+        let rolling = previous.map_or(GasCostSummary::default(), |p| {
+            p.summary.epoch_rolling_gas_cost_summary
+        });
+        let contents = ledger::CheckpointContents::V1(ledger::CheckpointContentsV1 {
+            transactions: entries
+                .iter()
+                .map(|e| ledger::ExecutionDigests {
+                    transaction: Digest(e.digest.0),
+                    effects: e.effects_digest,
+                })
+                .collect(),
+            user_signatures: entries.iter().map(|e| e.signatures.clone()).collect(),
+        });
+        let summary = ledger::CheckpointSummary {
+            epoch: 0,
+            sequence_number,
+            network_total_transactions: previous
+                .map_or(0, |p| p.summary.network_total_transactions)
+                + entries.len() as u64,
+            content_digest: contents.digest(),
+            previous_digest: previous.map(|p| p.digest),
+            epoch_rolling_gas_cost_summary: GasCostSummary {
+                computation_cost: rolling.computation_cost + gas.computation_cost,
+                storage_cost: rolling.storage_cost + gas.storage_cost,
+                storage_rebate: rolling.storage_rebate + gas.storage_rebate,
+                non_refundable_storage_fee: rolling.non_refundable_storage_fee
+                    + gas.non_refundable_storage_fee,
+            },
+            timestamp_ms,
+            checkpoint_commitments: vec![],
+            end_of_epoch_data: None,
+            version_specific_data: ledger::VERSION_SPECIFIC_DATA_V1_EMPTY.to_vec(),
+        };
+        self.checkpoints.push(Checkpoint {
+            digest: summary.digest(),
+            summary,
+            transactions: entries.iter().map(|e| e.digest).collect(),
+        });
+        sequence_number
+    }
+
+    /// The state as of `checkpoint` (clamped to the latest).
+    pub fn view(&self, checkpoint: u64) -> View<'_> {
+        View {
+            store: self,
+            checkpoint: checkpoint.min(self.latest_checkpoint()),
+        }
+    }
+
+    /// The latest state.
+    pub fn latest(&self) -> View<'_> {
+        self.view(u64::MAX)
+    }
+}
+
+/// Reads as of one checkpoint: what a node that has executed up to it would answer.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    /// The state.
+    pub store: &'a Store,
+    /// The checkpoint served.
+    pub checkpoint: u64,
+}
+
+impl<'a> View<'a> {
+    fn entry(&self, id: &ObjectId) -> Option<&'a Slot> {
+        let versions = self.store.history.get(id)?;
+        let n = versions.partition_point(|(cp, _)| *cp <= self.checkpoint);
+        n.checked_sub(1).map(|i| &versions[i].1)
+    }
+
+    /// An object as of the checkpoint.
+    pub fn object(&self, id: &ObjectId) -> Option<&'a Obj> {
+        match self.entry(id) {
+            Some(Slot::Live(o)) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// A deleted object's tombstone, if it was deleted by the checkpoint.
+    pub fn deleted(&self, id: &ObjectId) -> Option<ObjectRef> {
+        match self.entry(id) {
+            Some(Slot::Deleted(r)) => Some(*r),
+            _ => None,
+        }
+    }
+
+    /// Every object live at the checkpoint, by id.
+    pub fn objects(&self) -> impl Iterator<Item = &'a Obj> + '_ {
+        self.store.history.keys().filter_map(|id| self.object(id))
+    }
+
     /// Coins owned by `owner`, by id.
-    pub fn coins_of(&self, owner: &Address) -> Vec<&Obj> {
-        self.objects
-            .values()
+    pub fn coins_of(&self, owner: &Address) -> Vec<&'a Obj> {
+        self.objects()
             .filter(|o| {
                 o.owner == Owner::Address(*owner) && matches!(o.contents, Contents::Coin(_))
             })
             .collect()
     }
 
-    /// Dynamic fields (Table entries) under `parent`, by id order.
-    pub fn fields_of(&self, parent: &ObjectId) -> Vec<&Obj> {
-        self.objects
-            .values()
+    /// Objects owned by `owner`, by id.
+    pub fn owned_by(&self, owner: &Address) -> Vec<&'a Obj> {
+        self.objects()
+            .filter(|o| o.owner == Owner::Address(*owner))
+            .collect()
+    }
+
+    /// Dynamic fields (Table entries) under `parent`, by id.
+    pub fn fields_of(&self, parent: &ObjectId) -> Vec<&'a Obj> {
+        self.objects()
             .filter(|o| o.owner == Owner::Object(*parent))
             .collect()
+    }
+
+    /// Events up to the checkpoint, in order.
+    pub fn events(&self) -> &'a [StoredEvent] {
+        let n = self
+            .store
+            .events
+            .partition_point(|e| e.checkpoint <= self.checkpoint);
+        &self.store.events[..n]
+    }
+
+    /// A user transaction, if it is in a checkpoint up to this one.
+    pub fn tx(&self, digest: &TransactionDigest) -> Option<&'a TxRecord> {
+        self.store
+            .txs
+            .get(digest)
+            .filter(|r| r.checkpoint <= self.checkpoint)
+    }
+
+    /// A checkpoint, if it is sealed by this one.
+    pub fn checkpoint_at(&self, seq: u64) -> Option<&'a Checkpoint> {
+        (seq <= self.checkpoint)
+            .then(|| self.store.checkpoints.get(seq as usize))
+            .flatten()
     }
 }

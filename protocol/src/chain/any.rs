@@ -89,6 +89,9 @@ impl Chain for AnyChain {
     ) -> Result<EventPage> {
         dispatch!(self, c => c.events(package, cursor, limit).await)
     }
+    async fn latest_checkpoint(&self) -> Result<u64> {
+        dispatch!(self, c => c.latest_checkpoint().await)
+    }
     #[cfg(feature = "tx")]
     async fn dry_run(&self, tx_bytes: &[u8]) -> Result<ExecOutcome> {
         dispatch!(self, c => c.dry_run(tx_bytes).await)
@@ -100,6 +103,14 @@ impl Chain for AnyChain {
     #[cfg(feature = "tx")]
     async fn transaction(&self, digest: &TransactionDigest) -> Result<Option<ExecOutcome>> {
         dispatch!(self, c => c.transaction(digest).await)
+    }
+    #[cfg(feature = "tx")]
+    async fn wait_for_transaction(
+        &self,
+        digest: &TransactionDigest,
+        deadline: tokio::time::Instant,
+    ) -> Result<ExecOutcome> {
+        dispatch!(self, c => c.wait_for_transaction(digest, deadline).await)
     }
 }
 

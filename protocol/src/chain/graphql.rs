@@ -17,7 +17,7 @@ use crate::ids::{Address, ObjectId};
 use crate::onchain::{self, RegistryEvent};
 #[cfg(feature = "tx")]
 use {
-    super::{ExecOutcome, ExecStatus, GasCost},
+    super::{ChangeKind, ExecOutcome, ExecStatus, GasCost, ObjectChange},
     crate::sui::{TransactionDigest, UserSignature},
 };
 
@@ -32,10 +32,19 @@ pub const DOCUMENTS: &[(&str, &str)] = &[
     ("table_entry", TABLE_ENTRY),
     ("table_entries", TABLE_ENTRIES),
     ("events", EVENTS),
+    ("latest_checkpoint", LATEST_CHECKPOINT),
     ("simulate", SIMULATE),
     ("execute", EXECUTE),
-    ("transaction_effects", TRANSACTION_EFFECTS),
+    ("transaction", TRANSACTION),
+    ("transaction_changes", TRANSACTION_CHANGES),
 ];
+
+/// The owner selection every object document uses.
+macro_rules! owner_fields {
+    () => {
+        "owner { __typename ... on AddressOwner { address { address } } ... on ObjectOwner { address { address } } ... on Shared { initialSharedVersion } ... on ConsensusAddressOwner { startVersion address { address } } }"
+    };
+}
 
 const CHAIN_IDENTIFIER: &str = "query ChainIdentifier { chainIdentifier }";
 const REFERENCE_GAS_PRICE: &str = "query ReferenceGasPrice { epoch { referenceGasPrice } }";
@@ -47,19 +56,11 @@ const COINS: &str = r#"query Coins($owner: SuiAddress!, $after: String) {
     }
   }
 }"#;
-const OBJECT: &str = r#"query Object($id: SuiAddress!) {
-  object(address: $id) {
-    address version digest
-    owner {
-      __typename
-      ... on AddressOwner { address { address } }
-      ... on ObjectOwner { address { address } }
-      ... on Shared { initialSharedVersion }
-      ... on ConsensusAddressOwner { startVersion address { address } }
-    }
-    asMoveObject { contents { type { repr } bcs } }
-  }
-}"#;
+const OBJECT: &str = concat!(
+    "query Object($id: SuiAddress!) { object(address: $id) { address version digest ",
+    owner_fields!(),
+    " asMoveObject { contents { type { repr } bcs } } } }"
+);
 const TABLE_ENTRY: &str = r#"query TableEntry($table: SuiAddress!, $name: DynamicFieldName!) {
   address(address: $table) {
     dynamicField(name: $name) {
@@ -93,26 +94,54 @@ const EVENTS: &str = r#"query Events($type: String!, $first: Int!, $after: Strin
     }
   }
 }"#;
-/// The effects fields every transaction document selects.
+const LATEST_CHECKPOINT: &str = "query LatestCheckpoint { checkpoint { sequenceNumber } }";
+/// The status and gas fields every transaction document selects.
+macro_rules! status_fields {
+    () => {
+        "digest status executionError { message abortCode function { name } } gasEffects { gasSummary { computationCost storageCost storageRebate nonRefundableStorageFee } gasObject { address version digest "
+    };
+}
+/// One page of object changes, with their output state and owner.
+macro_rules! changes_fields {
+    () => {
+        concat!(
+            "{ pageInfo { hasNextPage endCursor } nodes { address idCreated idDeleted outputState { version digest ",
+            owner_fields!(),
+            " } } }"
+        )
+    };
+}
+/// Everything an executed transaction's effects are read for.
 macro_rules! effects_fields {
     () => {
-        "digest status executionError { message abortCode function { name } } gasEffects { gasSummary { computationCost storageCost storageRebate nonRefundableStorageFee } }"
+        concat!(
+            status_fields!(),
+            owner_fields!(),
+            " } } lamportVersion checkpoint { sequenceNumber } objectChanges(first: 50) ",
+            changes_fields!()
+        )
     };
 }
 const SIMULATE: &str = concat!(
     "query Simulate($tx: JSON!) { simulateTransaction(transaction: $tx, checksEnabled: true) { effects { ",
-    effects_fields!(),
-    " } } }"
+    status_fields!(),
+    owner_fields!(),
+    " } } } } }"
 );
 const EXECUTE: &str = concat!(
     "mutation Execute($tx: Base64!, $sigs: [Base64!]!) { executeTransaction(transactionDataBcs: $tx, signatures: $sigs) { effects { ",
     effects_fields!(),
     " } } }"
 );
-const TRANSACTION_EFFECTS: &str = concat!(
-    "query TransactionEffects($digest: String!) { transactionEffects(digest: $digest) { ",
+const TRANSACTION: &str = concat!(
+    "query Transaction($digest: String!) { transaction(digest: $digest) { effects { ",
     effects_fields!(),
-    " } }"
+    " } } }"
+);
+const TRANSACTION_CHANGES: &str = concat!(
+    "query TransactionChanges($digest: String!, $after: String) { transaction(digest: $digest) { effects { lamportVersion objectChanges(first: 50, after: $after) ",
+    changes_fields!(),
+    " } } }"
 );
 
 /// A Sui GraphQL RPC client over a list of endpoints.
@@ -167,12 +196,8 @@ fn id_at(v: &Value, path: &[&str]) -> std::result::Result<ObjectId, String> {
         .map_err(|e| format!("`{}`: {e}", path.join(".")))
 }
 
-fn parse_object(o: &Value) -> std::result::Result<Option<ObjectInfo>, String> {
-    if o.is_null() {
-        return Ok(None);
-    }
-    let owner = at(o, &["owner"])?;
-    let owner = match str_at(owner, &["__typename"])? {
+fn parse_owner(owner: &Value) -> std::result::Result<Owner, String> {
+    Ok(match str_at(owner, &["__typename"])? {
         "AddressOwner" => Owner::Address(id_at(owner, &["address", "address"])?.into()),
         "ObjectOwner" => Owner::Object(id_at(owner, &["address", "address"])?),
         "Shared" => Owner::Shared {
@@ -184,7 +209,14 @@ fn parse_object(o: &Value) -> std::result::Result<Option<ObjectInfo>, String> {
             start_version: u64_at(owner, &["startVersion"])?,
         },
         other => return Err(format!("unknown owner type {other:?}")),
-    };
+    })
+}
+
+fn parse_object(o: &Value) -> std::result::Result<Option<ObjectInfo>, String> {
+    if o.is_null() {
+        return Ok(None);
+    }
+    let owner = parse_owner(at(o, &["owner"])?)?;
     let contents = at(o, &["asMoveObject", "contents"])?;
     Ok(Some(ObjectInfo {
         id: id_at(o, &["address"])?,
@@ -224,6 +256,24 @@ fn parse_effects(e: &Value) -> std::result::Result<ExecOutcome, String> {
         other => return Err(format!("unknown status {other:?}")),
     };
     let g = at(e, &["gasEffects", "gasSummary"])?;
+    let gas_object = match e["gasEffects"].get("gasObject") {
+        None | Some(Value::Null) => None,
+        Some(o) => Some(ObjectChange {
+            id: id_at(o, &["address"])?,
+            kind: ChangeKind::Mutated,
+            version: u64_at(o, &["version"])?,
+            digest: digest_at(o, &["digest"])?,
+            owner: Some(parse_owner(at(o, &["owner"])?)?),
+        }),
+    };
+    let checkpoint = match e.get("checkpoint") {
+        None | Some(Value::Null) => None,
+        Some(c) => Some(u64_at(c, &["sequenceNumber"])?),
+    };
+    let (changes, _) = match e.get("objectChanges") {
+        None | Some(Value::Null) => (Vec::new(), None),
+        Some(page) => parse_changes(page, e.get("lamportVersion"))?,
+    };
     Ok(ExecOutcome {
         digest,
         status,
@@ -233,7 +283,58 @@ fn parse_effects(e: &Value) -> std::result::Result<ExecOutcome, String> {
             rebate: u64_at(g, &["storageRebate"])?,
             non_refundable: u64_at(g, &["nonRefundableStorageFee"]).unwrap_or(0),
         },
+        changes,
+        gas_object,
+        checkpoint,
     })
+}
+
+/// A page of `objectChanges` and the cursor of the next page. Deleted and wrapped
+/// objects have no output state; their version is the transaction's Lamport version.
+#[cfg(feature = "tx")]
+fn parse_changes(
+    page: &Value,
+    lamport: Option<&Value>,
+) -> std::result::Result<(Vec<ObjectChange>, Option<String>), String> {
+    let lamport = lamport.and_then(json_u64);
+    let nodes = at(page, &["nodes"])?
+        .as_array()
+        .ok_or("`objectChanges.nodes` is not a list")?;
+    let mut out = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        let id = id_at(n, &["address"])?;
+        let flag = |k: &str| n.get(k).and_then(Value::as_bool).unwrap_or(false);
+        let change = match n.get("outputState") {
+            Some(o) if !o.is_null() => ObjectChange {
+                id,
+                kind: if flag("idCreated") {
+                    ChangeKind::Created
+                } else {
+                    ChangeKind::Mutated
+                },
+                version: u64_at(o, &["version"])?,
+                digest: digest_at(o, &["digest"])?,
+                owner: Some(parse_owner(at(o, &["owner"])?)?),
+            },
+            _ => ObjectChange {
+                id,
+                kind: if flag("idDeleted") {
+                    ChangeKind::Deleted
+                } else {
+                    ChangeKind::Wrapped
+                },
+                version: lamport.ok_or("a deleted object but no `lamportVersion`")?,
+                digest: [0; 32],
+                owner: None,
+            },
+        };
+        out.push(change);
+    }
+    let more = at(page, &["pageInfo", "hasNextPage"])?
+        .as_bool()
+        .ok_or("hasNextPage")?;
+    let end = page["pageInfo"]["endCursor"].as_str().map(str::to_string);
+    Ok((out, if more { end } else { None }))
 }
 
 impl GraphQlClient {
@@ -258,7 +359,7 @@ impl GraphQlClient {
         i: usize,
         query: &str,
         variables: &Value,
-        mutation: bool,
+        write: bool,
     ) -> std::result::Result<Value, Attempt> {
         let v = self
             .t
@@ -279,15 +380,25 @@ impl GraphQlClient {
                 .collect::<Vec<_>>()
                 .join("; ");
             let endpoint = self.t.urls[i].clone();
-            return Err(Attempt::Fail(if mutation {
-                ChainError::Rejected { endpoint, message }
-            } else {
-                ChainError::Rpc {
+            if !write {
+                return Err(Attempt::Fail(ChainError::Rpc {
                     endpoint,
                     code: 0,
                     message,
-                }
-            }));
+                }));
+            }
+            let kind = super::classify_rejection(None, &message);
+            let retry = kind.is_retryable();
+            let e = ChainError::Rejected {
+                endpoint,
+                message,
+                kind,
+            };
+            return Err(if retry {
+                Attempt::Retry(e)
+            } else {
+                Attempt::Fail(e)
+            });
         }
         match v.get("data") {
             Some(d) if d.is_object() => Ok(d.clone()),
@@ -325,16 +436,97 @@ impl GraphQlClient {
         name: &str,
         doc: &str,
         variables: Value,
-        mutation: bool,
+        write: bool,
         parse: impl Fn(&Value) -> std::result::Result<T, String>,
     ) -> Result<T> {
         with_retries!(&self.t, |i| async {
             self.check_endpoint(i).await?;
-            let d = self.query_once(i, doc, &variables, mutation).await?;
+            let d = self.query_once(i, doc, &variables, write).await?;
             parse(&d)
                 .map_err(|what| Attempt::Retry(malformed(&self.t, i, format!("{name}: {what}"))))
         }
         .await)
+    }
+}
+
+impl GraphQlClient {
+    /// Runs a read document on endpoint `i` only (one attempt, no failover).
+    async fn query_on<T>(
+        &self,
+        i: usize,
+        name: &str,
+        doc: &str,
+        variables: &Value,
+        parse: impl Fn(&Value) -> std::result::Result<T, String>,
+    ) -> Result<T> {
+        let d = async {
+            self.check_endpoint(i).await?;
+            self.query_once(i, doc, variables, false).await
+        }
+        .await
+        .map_err(|(Attempt::Retry(e) | Attempt::Fail(e))| e)?;
+        parse(&d).map_err(|what| malformed(&self.t, i, format!("{name}: {what}")))
+    }
+
+    /// Adds the object changes past the first page (big batches), read back from
+    /// `transaction(digest)`; stops quietly where the read path does not have the
+    /// transaction yet (the caller then lacks those changes and re-reads instead).
+    #[cfg(feature = "tx")]
+    async fn more_changes(&self, out: &mut ExecOutcome, mut after: Option<String>) {
+        while let Some(cursor) = after.take() {
+            let vars = json!({"digest": out.digest.to_string(), "after": cursor});
+            let page = self
+                .query(
+                    "transaction_changes",
+                    TRANSACTION_CHANGES,
+                    vars,
+                    false,
+                    |d| {
+                        let e = at(d, &["transaction"])?;
+                        if e.is_null() {
+                            return Ok(None);
+                        }
+                        let e = at(e, &["effects"])?;
+                        parse_changes(at(e, &["objectChanges"])?, e.get("lamportVersion")).map(Some)
+                    },
+                )
+                .await;
+            match page {
+                Ok(Some((changes, next))) => {
+                    out.changes.extend(changes);
+                    after = next;
+                }
+                Ok(None) => {
+                    tracing::debug!(digest = %out.digest, "more object changes not readable yet")
+                }
+                Err(e) => {
+                    tracing::warn!(digest = %out.digest, error = %e, "reading more object changes failed")
+                }
+            }
+        }
+    }
+}
+
+/// The effects of `transaction(digest)` and the cursor of their next page of changes.
+#[cfg(feature = "tx")]
+fn parse_transaction(
+    d: &Value,
+) -> std::result::Result<Option<(ExecOutcome, Option<String>)>, String> {
+    let t = at(d, &["transaction"])?;
+    if t.is_null() {
+        return Ok(None);
+    }
+    let e = at(t, &["effects"])?;
+    Ok(Some((parse_effects(e)?, next_changes_cursor(e))))
+}
+
+#[cfg(feature = "tx")]
+fn next_changes_cursor(e: &Value) -> Option<String> {
+    let info = e.get("objectChanges")?.get("pageInfo")?;
+    if info.get("hasNextPage")?.as_bool()? {
+        info.get("endCursor")?.as_str().map(str::to_string)
+    } else {
+        None
     }
 }
 
@@ -553,6 +745,17 @@ impl Chain for GraphQlClient {
         .await
     }
 
+    async fn latest_checkpoint(&self) -> Result<u64> {
+        self.query(
+            "latest_checkpoint",
+            LATEST_CHECKPOINT,
+            json!({}),
+            false,
+            |d| u64_at(d, &["checkpoint", "sequenceNumber"]),
+        )
+        .await
+    }
+
     #[cfg(feature = "tx")]
     async fn dry_run(&self, tx_bytes: &[u8]) -> Result<ExecOutcome> {
         let vars = json!({"tx": {"bcs": {"value": BASE64.encode(tx_bytes)}}});
@@ -566,28 +769,63 @@ impl Chain for GraphQlClient {
     async fn execute(&self, tx_bytes: &[u8], signatures: &[UserSignature]) -> Result<ExecOutcome> {
         let sigs: Vec<String> = signatures.iter().map(UserSignature::to_base64).collect();
         let vars = json!({"tx": BASE64.encode(tx_bytes), "sigs": sigs});
-        self.query("execute", EXECUTE, vars, true, |d| {
-            parse_effects(at(d, &["executeTransaction", "effects"])?)
-        })
-        .await
+        let (mut out, after) = self
+            .query("execute", EXECUTE, vars, true, |d| {
+                let e = at(d, &["executeTransaction", "effects"])?;
+                Ok((parse_effects(e)?, next_changes_cursor(e)))
+            })
+            .await?;
+        self.more_changes(&mut out, after).await;
+        Ok(out)
     }
 
     #[cfg(feature = "tx")]
     async fn transaction(&self, digest: &TransactionDigest) -> Result<Option<ExecOutcome>> {
-        self.query(
-            "transaction_effects",
-            TRANSACTION_EFFECTS,
-            json!({"digest": digest.to_string()}),
-            false,
-            |d| {
-                let e = at(d, &["transactionEffects"])?;
-                if e.is_null() {
-                    Ok(None)
-                } else {
-                    parse_effects(e).map(Some)
-                }
-            },
-        )
-        .await
+        let found = self
+            .query(
+                "transaction",
+                TRANSACTION,
+                json!({"digest": digest.to_string()}),
+                false,
+                parse_transaction,
+            )
+            .await?;
+        Ok(match found {
+            Some((mut out, after)) => {
+                self.more_changes(&mut out, after).await;
+                Some(out)
+            }
+            None => None,
+        })
+    }
+
+    #[cfg(feature = "tx")]
+    async fn wait_for_transaction(
+        &self,
+        digest: &TransactionDigest,
+        deadline: tokio::time::Instant,
+    ) -> Result<ExecOutcome> {
+        let vars = json!({"digest": digest.to_string()});
+        let probe = |i: usize| {
+            let vars = &vars;
+            async move {
+                let Some((out, _)) = self
+                    .query_on(i, "transaction", TRANSACTION, vars, parse_transaction)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let Some(cp) = out.checkpoint else {
+                    return Ok(None);
+                };
+                let latest = self
+                    .query_on(i, "latest_checkpoint", LATEST_CHECKPOINT, &json!({}), |d| {
+                        u64_at(d, &["checkpoint", "sequenceNumber"])
+                    })
+                    .await?;
+                Ok((latest >= cp).then_some(out))
+            }
+        };
+        super::transport::wait_on_each_endpoint(&self.t, digest, deadline, probe).await
     }
 }

@@ -15,14 +15,23 @@ use crate::onchain::{self, RegistryEvent};
 use crate::sui::TransactionDigest;
 #[cfg(feature = "tx")]
 use {
-    super::{ExecOutcome, ExecStatus, GasCost},
+    super::{ChangeKind, ExecOutcome, ExecStatus, GasCost, ObjectChange},
     crate::sui::UserSignature,
 };
 
-/// JSON-RPC error codes of Sui (SUI-WIRE §2).
+/// JSON-RPC error codes of Sui (SUI-WIRE §2): -32002 rejected before execution
+/// (fullnode JSON-RPC), -32602 invalid params (today's service also sends execution
+/// refusals as "Invalid Params: Transaction execution failed: …"), -32000 refused by
+/// validators, -32050 retryable, -32604 timed out.
 const TX_REJECTED: i64 = -32002;
+const INVALID_PARAMS: i64 = -32602;
+const SERVER_ERROR: i64 = -32000;
 const RETRYABLE: i64 = -32050;
+const TIMED_OUT: i64 = -32604;
 const PAGE: usize = 50;
+
+/// The methods whose errors are refusals of a transaction.
+const WRITE_METHODS: [&str; 2] = ["sui_executeTransactionBlock", "sui_dryRunTransactionBlock"];
 
 /// A Sui JSON-RPC client over a list of endpoints.
 pub struct JsonRpcClient {
@@ -69,12 +78,29 @@ impl JsonRpcClient {
                 .unwrap_or("(no message)")
                 .to_string();
             let endpoint = self.t.urls[i].clone();
+            let write = WRITE_METHODS.contains(&method);
             return Err(match code {
-                RETRYABLE => Attempt::Retry(ChainError::Unavailable {
+                RETRYABLE | TIMED_OUT => Attempt::Retry(ChainError::Unavailable {
                     endpoint,
                     reason: message,
                 }),
-                TX_REJECTED => Attempt::Fail(ChainError::Rejected { endpoint, message }),
+                TX_REJECTED | INVALID_PARAMS | SERVER_ERROR if write => {
+                    let kind = super::classify_rejection(Some(code), &message);
+                    if kind.is_retryable() {
+                        // the same signed bytes again are safe (Sui executes them once)
+                        Attempt::Retry(ChainError::Rejected {
+                            endpoint,
+                            message,
+                            kind,
+                        })
+                    } else {
+                        Attempt::Fail(ChainError::Rejected {
+                            endpoint,
+                            message,
+                            kind,
+                        })
+                    }
+                }
                 _ => Attempt::Fail(ChainError::Rpc {
                     endpoint,
                     code,
@@ -116,6 +142,24 @@ impl JsonRpcClient {
         }
         self.t.mark_verified(i);
         Ok(())
+    }
+
+    /// Calls `method` on endpoint `i` only (one attempt, no failover), after the chain
+    /// check.
+    async fn call_on<T>(
+        &self,
+        i: usize,
+        method: &str,
+        params: &Value,
+        parse: impl Fn(&Value) -> std::result::Result<T, String>,
+    ) -> Result<T> {
+        let r = async {
+            self.check_endpoint(i).await?;
+            self.call_once(i, method, params).await
+        }
+        .await
+        .map_err(|(Attempt::Retry(e) | Attempt::Fail(e))| e)?;
+        parse(&r).map_err(|what| malformed(&self.t, i, format!("{method}: {what}")))
     }
 
     /// Calls `method` with retries and failover, after the chain check; `parse` turns
@@ -250,6 +294,62 @@ fn parse_event(v: &Value, package: &ObjectId) -> std::result::Result<ChainEvent,
     })
 }
 
+/// `{owner, reference: {objectId, version, digest}}` of created/mutated/unwrapped
+/// objects and the gas object.
+#[cfg(feature = "tx")]
+fn parse_owned_ref(v: &Value, kind: ChangeKind) -> std::result::Result<ObjectChange, String> {
+    let r = v
+        .get("reference")
+        .ok_or("object change without `reference`")?;
+    Ok(ObjectChange {
+        id: id_field(r, "objectId")?,
+        kind,
+        version: u64_field(r, "version")?,
+        digest: digest_field(r, "digest")?,
+        owner: Some(parse_owner(
+            v.get("owner").ok_or("object change without `owner`")?,
+        )?),
+    })
+}
+
+/// The object changes of JSON-RPC effects, in the order the node lists them.
+#[cfg(feature = "tx")]
+fn parse_changes(effects: &Value) -> std::result::Result<Vec<ObjectChange>, String> {
+    let mut out = Vec::new();
+    let list = |k: &str| -> std::result::Result<&[Value], String> {
+        match effects.get(k) {
+            None | Some(Value::Null) => Ok(&[]),
+            Some(Value::Array(a)) => Ok(a),
+            Some(_) => Err(format!("`effects.{k}` is not a list")),
+        }
+    };
+    for (k, kind) in [
+        ("created", ChangeKind::Created),
+        ("mutated", ChangeKind::Mutated),
+        ("unwrapped", ChangeKind::Mutated),
+    ] {
+        for v in list(k)? {
+            out.push(parse_owned_ref(v, kind)?);
+        }
+    }
+    for (k, kind) in [
+        ("deleted", ChangeKind::Deleted),
+        ("unwrappedThenDeleted", ChangeKind::Deleted),
+        ("wrapped", ChangeKind::Wrapped),
+    ] {
+        for v in list(k)? {
+            out.push(ObjectChange {
+                id: id_field(v, "objectId")?,
+                kind,
+                version: u64_field(v, "version")?,
+                digest: digest_field(v, "digest").unwrap_or([0; 32]),
+                owner: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(feature = "tx")]
 fn parse_effects(v: &Value) -> std::result::Result<ExecOutcome, String> {
     let effects = v.get("effects").ok_or("no `effects`")?;
@@ -266,6 +366,14 @@ fn parse_effects(v: &Value) -> std::result::Result<ExecOutcome, String> {
         other => return Err(format!("unknown status {other:?}")),
     };
     let g = effects.get("gasUsed").ok_or("no `effects.gasUsed`")?;
+    let gas_object = match effects.get("gasObject") {
+        None | Some(Value::Null) => None,
+        Some(o) => Some(parse_owned_ref(o, ChangeKind::Mutated)?),
+    };
+    let checkpoint = match v.get("checkpoint") {
+        None | Some(Value::Null) => None,
+        Some(c) => Some(json_u64(c).ok_or("`checkpoint` is not a u64")?),
+    };
     Ok(ExecOutcome {
         digest,
         status,
@@ -275,6 +383,9 @@ fn parse_effects(v: &Value) -> std::result::Result<ExecOutcome, String> {
             rebate: u64_field(g, "storageRebate")?,
             non_refundable: u64_field(g, "nonRefundableStorageFee").unwrap_or(0),
         },
+        changes: parse_changes(effects)?,
+        gas_object,
+        checkpoint,
     })
 }
 
@@ -563,6 +674,13 @@ impl Chain for JsonRpcClient {
         .await
     }
 
+    async fn latest_checkpoint(&self) -> Result<u64> {
+        self.call("sui_getLatestCheckpointSequenceNumber", json!([]), |r| {
+            json_u64(r).ok_or_else(|| "not a u64".to_string())
+        })
+        .await
+    }
+
     #[cfg(feature = "tx")]
     async fn dry_run(&self, tx_bytes: &[u8]) -> Result<ExecOutcome> {
         self.call(
@@ -576,11 +694,14 @@ impl Chain for JsonRpcClient {
     #[cfg(feature = "tx")]
     async fn execute(&self, tx_bytes: &[u8], signatures: &[UserSignature]) -> Result<ExecOutcome> {
         let sigs: Vec<String> = signatures.iter().map(UserSignature::to_base64).collect();
+        // Today's service refuses `WaitForLocalExecution` (-32602 "…mode is
+        // deprecated"); effects come with `WaitForEffectsCert` (object and balance
+        // changes would need local execution on older fullnodes, so they are not asked).
         let params = json!([
             BASE64.encode(tx_bytes),
             sigs,
             {"showEffects": true},
-            "WaitForLocalExecution"
+            "WaitForEffectsCert"
         ]);
         // Execution is idempotent on Sui (same bytes, same digest), so retrying on
         // another endpoint after a timeout is safe.
@@ -591,14 +712,55 @@ impl Chain for JsonRpcClient {
     #[cfg(feature = "tx")]
     async fn transaction(&self, digest: &TransactionDigest) -> Result<Option<ExecOutcome>> {
         let params = json!([digest.to_string(), {"showEffects": true}]);
-        match self
-            .call("sui_getTransactionBlock", params, parse_effects)
-            .await
-        {
-            Ok(o) => Ok(Some(o)),
-            Err(ChainError::Rpc { code: -32602, .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+        not_found_is_none(
+            self.call("sui_getTransactionBlock", params, parse_effects)
+                .await,
+        )
+    }
+
+    #[cfg(feature = "tx")]
+    async fn wait_for_transaction(
+        &self,
+        digest: &TransactionDigest,
+        deadline: tokio::time::Instant,
+    ) -> Result<ExecOutcome> {
+        let params = json!([digest.to_string(), {"showEffects": true}]);
+        let probe = |i: usize| {
+            let params = &params;
+            async move {
+                let Some(out) = not_found_is_none(
+                    self.call_on(i, "sui_getTransactionBlock", params, parse_effects)
+                        .await,
+                )?
+                else {
+                    return Ok(None);
+                };
+                let Some(cp) = out.checkpoint else {
+                    return Ok(None);
+                };
+                let latest = self
+                    .call_on(
+                        i,
+                        "sui_getLatestCheckpointSequenceNumber",
+                        &json!([]),
+                        |r| json_u64(r).ok_or_else(|| "not a u64".to_string()),
+                    )
+                    .await?;
+                Ok((latest >= cp).then_some(out))
+            }
+        };
+        super::transport::wait_on_each_endpoint(&self.t, digest, deadline, probe).await
+    }
+}
+
+/// `sui_getTransactionBlock` answers an unknown digest with -32602 "Could not find
+/// the referenced transaction".
+#[cfg(feature = "tx")]
+fn not_found_is_none<T>(r: Result<T>) -> Result<Option<T>> {
+    match r {
+        Ok(o) => Ok(Some(o)),
+        Err(ChainError::Rpc { code: -32602, .. }) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -12,8 +12,11 @@
 mod any;
 mod graphql;
 mod jsonrpc;
+#[cfg(feature = "tx")]
+mod owned;
 mod quorum;
 mod registry;
+mod reject;
 #[cfg(feature = "tx")]
 mod submit;
 mod transport;
@@ -30,10 +33,15 @@ use crate::sui::TransactionDigest;
 pub use any::AnyChain;
 pub use graphql::{DOCUMENTS as GRAPHQL_DOCUMENTS, GraphQlClient};
 pub use jsonrpc::JsonRpcClient;
+#[cfg(feature = "tx")]
+pub use owned::OwnedObjects;
 pub use quorum::Quorum;
 pub use registry::{RegistryReader, WorkerObject};
+pub use reject::{RejectKind, classify_rejection};
 #[cfg(feature = "tx")]
-pub use submit::{SignedTransaction, Submitter, gas_coin_spend};
+pub use submit::{
+    MAX_BUDGET, MAX_GAS_COINS, MIN_BUDGET_UNITS, SignedTransaction, Submitter, gas_coin_spend,
+};
 pub use transport::{ClientConfig, RetryPolicy};
 
 #[cfg(feature = "tx")]
@@ -76,14 +84,29 @@ pub enum ChainError {
         /// Message.
         message: String,
     },
-    /// The transaction was rejected before execution (JSON-RPC -32002, GraphQL
-    /// errors on execute): stale object versions, bad signature, insufficient gas.
+    /// The transaction was refused before execution (JSON-RPC -32002/-32602 on
+    /// execute or dry run, GraphQL errors on `executeTransaction`/`simulateTransaction`),
+    /// typed by what it is: stale or locked objects, insufficient gas, a bad signature…
     #[error("transaction rejected before execution by {endpoint}: {message}")]
     Rejected {
         /// Endpoint.
         endpoint: String,
         /// The node's reason.
         message: String,
+        /// What kind of refusal it is.
+        kind: RejectKind,
+    },
+    /// A transaction did not become visible to reads before the deadline.
+    #[error(
+        "transaction {digest} is not visible on {endpoint} after {waited_ms} ms: the node's reads lag behind execution; try again later"
+    )]
+    NotVisible {
+        /// The transaction.
+        digest: TransactionDigest,
+        /// The endpoint that does not show it.
+        endpoint: String,
+        /// How long it was awaited.
+        waited_ms: u64,
     },
     /// An answer that does not have the shape the spec gives.
     #[error("malformed answer from {endpoint}: {what}")]
@@ -215,12 +238,22 @@ pub fn fmt_sui(mist: u64) -> String {
 impl ChainError {
     /// Whether trying again later can help.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
+        match self {
+            ChainError::Rejected { kind, .. } => kind.is_retryable(),
             ChainError::Unavailable { .. }
-                | ChainError::Stale { .. }
-                | ChainError::Disagreement { .. }
-        )
+            | ChainError::Stale { .. }
+            | ChainError::Disagreement { .. }
+            | ChainError::NotVisible { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// The kind of refusal, for a transaction refused before execution.
+    pub fn reject_kind(&self) -> Option<&RejectKind> {
+        match self {
+            ChainError::Rejected { kind, .. } => Some(kind),
+            _ => None,
+        }
     }
 }
 
@@ -427,6 +460,48 @@ pub enum ExecStatus {
     Failure(String),
 }
 
+/// What a transaction did to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ChangeKind {
+    /// Made by the transaction.
+    Created,
+    /// Written (an existing object, or one unwrapped back into the store).
+    Mutated,
+    /// Deleted.
+    Deleted,
+    /// Wrapped into another object (no longer in the store by itself).
+    Wrapped,
+}
+
+/// One object a transaction wrote, as its effects list it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectChange {
+    /// The object.
+    pub id: ObjectId,
+    /// What happened to it.
+    pub kind: ChangeKind,
+    /// Its version after the transaction (the transaction's Lamport version).
+    pub version: u64,
+    /// Its digest after the transaction (zero when deleted or wrapped and the node
+    /// gives none).
+    pub digest: [u8; 32],
+    /// Its owner after the transaction (`None` when deleted or wrapped).
+    pub owner: Option<Owner>,
+}
+
+impl ObjectChange {
+    /// `(id, version, digest)` after the transaction, if the object still exists.
+    #[cfg(feature = "tx")]
+    pub fn object_ref(&self) -> Option<ObjectRef> {
+        self.owner.map(|_| ObjectRef {
+            id: self.id,
+            version: self.version,
+            digest: ObjectDigest(self.digest),
+        })
+    }
+}
+
 /// The effects of a transaction as far as this project needs them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecOutcome {
@@ -436,6 +511,24 @@ pub struct ExecOutcome {
     pub status: ExecStatus,
     /// Gas used.
     pub gas: GasCost,
+    /// The objects it wrote (every mutable input is among them, whatever the status).
+    /// On GraphQL, at most the first pages the node serves with the answer.
+    pub changes: Vec<ObjectChange>,
+    /// The gas coin after the transaction (all gas coins are merged into it).
+    pub gas_object: Option<ObjectChange>,
+    /// The checkpoint that holds it, once the node knows (an execution answer
+    /// usually comes before the checkpoint).
+    pub checkpoint: Option<u64>,
+}
+
+impl ExecOutcome {
+    /// The change to `id`, if the transaction wrote it.
+    pub fn change(&self, id: &ObjectId) -> Option<&ObjectChange> {
+        self.changes
+            .iter()
+            .find(|c| c.id == *id)
+            .or(self.gas_object.as_ref().filter(|g| g.id == *id))
+    }
 }
 
 /// Reads (and, with feature `tx`, writes) against one Sui network. Implemented by
@@ -480,6 +573,9 @@ pub trait Chain: Send + Sync {
         limit: usize,
     ) -> impl Future<Output = Result<EventPage>> + Send;
 
+    /// The newest checkpoint this client's reads see (the first endpoint that answers).
+    fn latest_checkpoint(&self) -> impl Future<Output = Result<u64>> + Send;
+
     /// Simulates unsigned transaction bytes (for the gas budget).
     #[cfg(feature = "tx")]
     fn dry_run(&self, tx_bytes: &[u8]) -> impl Future<Output = Result<ExecOutcome>> + Send;
@@ -498,7 +594,49 @@ pub trait Chain: Send + Sync {
         &self,
         digest: &TransactionDigest,
     ) -> impl Future<Output = Result<Option<ExecOutcome>>> + Send;
+
+    /// Waits until reads show transaction `digest`, for callers that must read their
+    /// own write (execution answers before reads catch up, DESIGN §7): until every
+    /// endpoint that answers knows the transaction in a checkpoint and serves reads
+    /// at least that fresh. Endpoints that do not answer are skipped when another one
+    /// has shown the transaction. [`ChainError::NotVisible`] after `deadline`.
+    ///
+    /// This default polls [`Chain::transaction`] and [`Chain::latest_checkpoint`]
+    /// through the client's normal endpoint order; the two transports check each
+    /// endpoint in turn.
+    #[cfg(feature = "tx")]
+    fn wait_for_transaction(
+        &self,
+        digest: &TransactionDigest,
+        deadline: tokio::time::Instant,
+    ) -> impl Future<Output = Result<ExecOutcome>> + Send {
+        async move {
+            let start = tokio::time::Instant::now();
+            let mut poll = POLL_START;
+            loop {
+                if let Some(out) = self.transaction(digest).await?
+                    && let Some(cp) = out.checkpoint
+                    && self.latest_checkpoint().await? >= cp
+                {
+                    return Ok(out);
+                }
+                if tokio::time::Instant::now() + poll > deadline {
+                    return Err(ChainError::NotVisible {
+                        digest: *digest,
+                        endpoint: self.describe(),
+                        waited_ms: start.elapsed().as_millis() as u64,
+                    });
+                }
+                tokio::time::sleep(poll).await;
+                poll = (poll * 2).min(POLL_MAX);
+            }
+        }
+    }
 }
+
+/// First and longest pause between polls for a transaction to become visible.
+pub(crate) const POLL_START: std::time::Duration = std::time::Duration::from_millis(20);
+pub(crate) const POLL_MAX: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// A shared reference to a chain client is a chain client (readers and submitters can
 /// share one connection pool).
@@ -540,6 +678,9 @@ impl<C: Chain> Chain for &C {
     ) -> impl Future<Output = Result<EventPage>> + Send {
         (**self).events(package, cursor, limit)
     }
+    fn latest_checkpoint(&self) -> impl Future<Output = Result<u64>> + Send {
+        (**self).latest_checkpoint()
+    }
     #[cfg(feature = "tx")]
     fn dry_run(&self, tx_bytes: &[u8]) -> impl Future<Output = Result<ExecOutcome>> + Send {
         (**self).dry_run(tx_bytes)
@@ -558,6 +699,14 @@ impl<C: Chain> Chain for &C {
         digest: &TransactionDigest,
     ) -> impl Future<Output = Result<Option<ExecOutcome>>> + Send {
         (**self).transaction(digest)
+    }
+    #[cfg(feature = "tx")]
+    fn wait_for_transaction(
+        &self,
+        digest: &TransactionDigest,
+        deadline: tokio::time::Instant,
+    ) -> impl Future<Output = Result<ExecOutcome>> + Send {
+        (**self).wait_for_transaction(digest, deadline)
     }
 }
 

@@ -2,14 +2,24 @@
 //! §7): gas coins chosen to pay what the commands take from the gas coin *plus* the
 //! budget (Sui sets the whole budget aside before the first command runs), the budget
 //! sized from a dry run made with a budget the account can afford, local signing,
-//! execution — and the signed bytes kept so that a caller that crashed can resubmit
-//! exactly what it signed.
+//! execution without `WaitForLocalExecution`, the new versions of the account's
+//! objects taken from the effects ([`OwnedObjects`]), a stale-object refusal retried
+//! once the transaction that consumed the object is visible — and the signed bytes
+//! kept so that a caller that crashed can resubmit exactly what it signed.
 
-use super::{Chain, ChainError, CoinInfo, ExecOutcome, ExecStatus, Result, Spend};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::owned::{GasPlan, OwnedObjects};
+use super::{
+    Chain, ChainError, CoinInfo, ExecOutcome, ExecStatus, Owner, RejectKind, Result, Spend,
+};
 use crate::ids::ObjectId;
 use crate::sui::{SuiKeypair, TransactionDigest, UserSignature};
 use crate::tx::{
-    Argument, CallArg, Command, GasData, ObjectArg, ProgrammableTransaction, TransactionData,
+    Argument, CallArg, Command, GasData, ObjectArg, ObjectRef, ProgrammableTransaction,
+    TransactionData,
 };
 
 /// Sui's largest gas budget (`max_tx_gas` in its protocol config: 50 SUI).
@@ -30,14 +40,23 @@ pub struct SignedTransaction {
     pub digest: TransactionDigest,
 }
 
-/// Builds, signs and executes transactions for one account.
+/// Builds, signs and executes transactions for one account. Keep one per account for
+/// as long as it sends: it remembers what its transactions' effects said about the
+/// account's objects, so back-to-back transactions do not wait for reads to catch up.
 pub struct Submitter<C> {
     chain: C,
     signer: SuiKeypair,
+    owned: Mutex<OwnedObjects>,
+    plans: Mutex<HashMap<TransactionDigest, GasPlan>>,
     /// Budget = dry-run gross cost × this percentage / 100 (default 120).
     pub budget_margin_percent: u64,
     /// The largest budget a dry run or a transaction gets (default [`MAX_BUDGET`]).
     pub max_budget: u64,
+    /// How often [`Submitter::submit`] rebuilds after a stale-object refusal (default 2).
+    pub stale_retries: u32,
+    /// How long it waits for the transaction that consumed a stale object to become
+    /// visible to reads (default 30 s).
+    pub stale_wait: Duration,
 }
 
 /// What `pt` takes from the gas coin: the sum of the pure `u64` amounts it splits off
@@ -118,14 +137,62 @@ impl<C: Chain> Submitter<C> {
         Submitter {
             chain,
             signer: signer.clone(),
+            owned: Mutex::new(OwnedObjects::default()),
+            plans: Mutex::new(HashMap::new()),
             budget_margin_percent: 120,
             max_budget: MAX_BUDGET,
+            stale_retries: 2,
+            stale_wait: Duration::from_secs(30),
         }
     }
 
     /// The chain client.
     pub fn chain(&self) -> &C {
         &self.chain
+    }
+
+    /// The sending account.
+    pub fn address(&self) -> crate::ids::Address {
+        self.signer.address()
+    }
+
+    /// What this submitter's transactions told it about the account's objects.
+    pub fn owned(&self) -> OwnedObjects {
+        self.owned.lock().expect("poisoned").clone()
+    }
+
+    /// The current reference of an object the account owns (a cap, a coin): from the
+    /// effects of this submitter's last transaction that wrote it, else from a read.
+    /// An error if the account does not own it.
+    pub async fn object_ref(&self, id: ObjectId) -> Result<ObjectRef> {
+        let (known, gone) = {
+            let owned = self.owned.lock().expect("poisoned");
+            (owned.get(&id), owned.is_gone(&id))
+        };
+        if let Some(r) = known {
+            return Ok(r);
+        }
+        let not_owned = |why: String| {
+            ChainError::Config(format!(
+                "object {id} is not owned by {} ({why}): pass an object this account owns",
+                self.address()
+            ))
+        };
+        if gone {
+            return Err(not_owned(
+                "a transaction of this account consumed or gave it away".into(),
+            ));
+        }
+        let read = self.chain.object(id).await?;
+        self.owned
+            .lock()
+            .expect("poisoned")
+            .observe_read(&id, read.as_ref());
+        match read {
+            Some(o) if o.owner == Owner::Address(self.address()) => Ok(o.object_ref()),
+            Some(o) => Err(not_owned(format!("its owner is {:?}", o.owner))),
+            None => Err(not_owned("it does not exist".into())),
+        }
     }
 
     /// The sender's SUI coins that `pt` does not use as inputs, richest first.
@@ -140,10 +207,12 @@ impl<C: Chain> Submitter<C> {
                 _ => None,
             })
             .collect();
+        let read = self.chain.coins(self.signer.address()).await?;
         let mut coins: Vec<CoinInfo> = self
-            .chain
-            .coins(self.signer.address())
-            .await?
+            .owned
+            .lock()
+            .expect("poisoned")
+            .merge_coins(read)
             .into_iter()
             .filter(|c| !used.contains(&c.id))
             .collect();
@@ -230,7 +299,15 @@ impl<C: Chain> Submitter<C> {
         if sum < spend.amount.saturating_add(budget) {
             return Err(short(sum, pay.len(), budget, true));
         }
-        Ok(self.sign_data(&data(&pay, budget)))
+        let signed = self.sign_data(&data(&pay, budget));
+        self.plans.lock().expect("poisoned").insert(
+            signed.digest,
+            GasPlan {
+                total: sum,
+                spend: spend.amount,
+            },
+        );
+        Ok(signed)
     }
 
     /// Signs fully built transaction data.
@@ -243,8 +320,11 @@ impl<C: Chain> Submitter<C> {
         }
     }
 
-    /// Executes a signed transaction (again, after a crash: same bytes, same digest).
+    /// Executes a signed transaction (again, after a crash: same bytes, same digest)
+    /// and takes the new versions of the account's objects from its effects.
     pub async fn execute(&self, signed: &SignedTransaction) -> Result<ExecOutcome> {
+        let tx = TransactionData::from_bcs(&signed.tx_bytes)
+            .map_err(|e| ChainError::Config(format!("signed transaction: {e}")))?;
         let out = self
             .chain
             .execute(&signed.tx_bytes, std::slice::from_ref(&signed.signature))
@@ -258,23 +338,141 @@ impl<C: Chain> Submitter<C> {
                 ),
             });
         }
+        let plan = self.plans.lock().expect("poisoned").remove(&signed.digest);
+        self.owned
+            .lock()
+            .expect("poisoned")
+            .learn(tx.v1().sender, &tx, &out, plan);
         Ok(out)
     }
 
-    /// Signs and executes.
+    /// Signs (the spend read off `pt`) and executes, rebuilding after a stale-object
+    /// refusal (see [`Submitter::submit_with`]).
     pub async fn submit(&self, pt: ProgrammableTransaction) -> Result<ExecOutcome> {
-        let signed = self.sign(pt).await?;
-        self.execute(&signed).await
+        let amount = gas_coin_spend(&pt).ok_or_else(|| {
+            ChainError::Config(
+                "the transaction uses the gas coin in a way whose cost cannot be read off it: give the amount with `Submitter::submit_with`".into(),
+            )
+        })?;
+        self.submit_with(pt, Spend::new(amount)).await
     }
 
-    /// Signs with an explicit spend and executes.
+    /// Signs with an explicit spend and executes. When a node refuses it because an
+    /// owned object (a gas coin, a cap) was already consumed — another process with
+    /// the same key, or effects this submitter never saw — it waits (at most
+    /// [`Submitter::stale_wait`]) until reads show the object past the version the
+    /// refusal names, i.e. the consuming transaction is visible, then rebuilds with
+    /// the fresh reference: at most [`Submitter::stale_retries`] times, never blindly.
     pub async fn submit_with(
         &self,
-        pt: ProgrammableTransaction,
+        mut pt: ProgrammableTransaction,
         spend: Spend,
     ) -> Result<ExecOutcome> {
-        let signed = self.sign_with(pt, spend).await?;
-        self.execute(&signed).await
+        let mut attempt = 0;
+        loop {
+            let (err, tx) = match self.sign_with(pt.clone(), spend.clone()).await {
+                Err(e) => (e, None),
+                Ok(signed) => match self.execute(&signed).await {
+                    Ok(out) => return Ok(out),
+                    Err(e) => (e, TransactionData::from_bcs(&signed.tx_bytes).ok()),
+                },
+            };
+            let Some(RejectKind::StaleObject {
+                object: Some(id),
+                given,
+                current,
+            }) = err.reject_kind().cloned()
+            else {
+                return Err(err);
+            };
+            if attempt >= self.stale_retries {
+                return Err(err);
+            }
+            attempt += 1;
+            let given = given.or_else(|| tx.as_ref().and_then(|t| version_in(t, &id)));
+            tracing::info!(object = %id, ?given, ?current, attempt, "object already consumed: waiting for the consuming transaction, then rebuilding");
+            let fresh = self.wait_past(id, given, current).await?;
+            if let Some(fresh) = fresh {
+                replace_input(&mut pt, fresh);
+            }
+        }
+    }
+
+    /// Waits until reads show `id` past `given` (at `current` or later, when known),
+    /// drops what this submitter cached about it, and returns the fresh reference if
+    /// the account still owns it.
+    async fn wait_past(
+        &self,
+        id: ObjectId,
+        given: Option<u64>,
+        current: Option<u64>,
+    ) -> Result<Option<ObjectRef>> {
+        let need = current.or(given.map(|g| g + 1)).unwrap_or(0);
+        let deadline = tokio::time::Instant::now() + self.stale_wait;
+        let mut poll = super::POLL_START;
+        self.owned.lock().expect("poisoned").forget(&id);
+        loop {
+            match self.chain.object(id).await {
+                // deleted or wrapped by the consuming transaction (an object this
+                // account had never reads as absent, even on a lagging node)
+                Ok(None) => {
+                    self.owned.lock().expect("poisoned").observe_read(&id, None);
+                    return Ok(None);
+                }
+                Ok(Some(o)) if o.version >= need => {
+                    self.owned
+                        .lock()
+                        .expect("poisoned")
+                        .observe_read(&id, Some(&o));
+                    return Ok((o.owner == Owner::Address(self.address())).then(|| o.object_ref()));
+                }
+                Ok(Some(_)) => {}
+                // a lagging endpoint behind one already read, or none answering: poll on
+                Err(e) if e.is_retryable() => {
+                    tracing::debug!(object = %id, error = %e, "re-reading a stale object");
+                }
+                Err(e) => return Err(e),
+            }
+            if tokio::time::Instant::now() + poll > deadline {
+                return Err(ChainError::Unavailable {
+                    endpoint: self.chain.describe(),
+                    reason: format!(
+                        "object {id} was refused as already consumed (current version {}), but reads did not show it past version {} within {} s",
+                        current.map_or("unknown".into(), |c| c.to_string()),
+                        given.map_or("unknown".into(), |g| g.to_string()),
+                        self.stale_wait.as_secs()
+                    ),
+                });
+            }
+            tokio::time::sleep(poll).await;
+            poll = (poll * 2).min(super::POLL_MAX);
+        }
+    }
+}
+
+/// The version at which `tx` used `id` (as a gas coin or an owned input).
+fn version_in(tx: &TransactionData, id: &ObjectId) -> Option<u64> {
+    let v1 = tx.v1();
+    v1.gas_data
+        .payment
+        .iter()
+        .copied()
+        .chain(tx.programmable().inputs.iter().filter_map(|i| match i {
+            CallArg::Object(ObjectArg::ImmOrOwnedObject(r)) => Some(*r),
+            _ => None,
+        }))
+        .find(|r| r.id == *id)
+        .map(|r| r.version)
+}
+
+/// Puts `fresh` in place of the owned input with its id, if `pt` has one.
+fn replace_input(pt: &mut ProgrammableTransaction, fresh: ObjectRef) {
+    for i in &mut pt.inputs {
+        if let CallArg::Object(ObjectArg::ImmOrOwnedObject(r)) = i
+            && r.id == fresh.id
+        {
+            *r = fresh;
+        }
     }
 }
 

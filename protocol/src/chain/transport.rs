@@ -238,3 +238,61 @@ macro_rules! with_retries {
     }};
 }
 pub(crate) use with_retries;
+
+/// Polls `probe` on each endpoint in turn until it shows the transaction (`Some`),
+/// for [`super::Chain::wait_for_transaction`]. An endpoint that keeps failing with a
+/// retryable error is skipped (a later read there fails over anyway); one that
+/// answers without the transaction until `deadline` is [`ChainError::NotVisible`].
+#[cfg(feature = "tx")]
+pub(crate) async fn wait_on_each_endpoint<F, Fut>(
+    t: &Transport,
+    digest: &crate::sui::TransactionDigest,
+    deadline: tokio::time::Instant,
+    probe: F,
+) -> Result<super::ExecOutcome>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<super::ExecOutcome>>>,
+{
+    /// Failed probes before an unreachable endpoint is skipped.
+    const UNREACHABLE_AFTER: u32 = 3;
+    let start = tokio::time::Instant::now();
+    let mut seen: Option<super::ExecOutcome> = None;
+    let mut last_failure: Option<ChainError> = None;
+    for i in 0..t.urls.len() {
+        let mut poll = super::POLL_START;
+        let mut failures = 0;
+        loop {
+            match probe(i).await {
+                Ok(Some(out)) => {
+                    seen.get_or_insert(out);
+                    break;
+                }
+                Ok(None) => failures = 0,
+                Err(e) if e.is_retryable() => {
+                    failures += 1;
+                    if failures >= UNREACHABLE_AFTER {
+                        tracing::warn!(endpoint = %t.urls[i], error = %e, %digest, "endpoint unreachable while waiting for a transaction: skipped");
+                        last_failure = Some(e);
+                        break;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            if tokio::time::Instant::now() + poll > deadline {
+                return Err(ChainError::NotVisible {
+                    digest: *digest,
+                    endpoint: t.urls[i].clone(),
+                    waited_ms: start.elapsed().as_millis() as u64,
+                });
+            }
+            tokio::time::sleep(poll).await;
+            poll = (poll * 2).min(super::POLL_MAX);
+        }
+    }
+    match (seen, last_failure) {
+        (Some(out), _) => Ok(out),
+        (None, Some(e)) => Err(e),
+        (None, None) => Err(ChainError::Config("no endpoints configured".into())),
+    }
+}

@@ -362,3 +362,396 @@ async fn graphql_errors_and_missing_data_are_not_results() {
         Err(ChainError::Malformed { .. })
     ));
 }
+
+fn b58(b: u8) -> String {
+    bs58::encode([b; 32]).into_string()
+}
+
+fn id(n: u64) -> String {
+    ObjectId::from_u64(n).to_string()
+}
+
+/// JSON-RPC effects: gas coin 0x1 mutated, a Worker 0x2 created (shared), coin 0x3
+/// merged away (deleted), a cap 0x4 mutated, all at version 9.
+fn jsonrpc_effects(digest: &str, checkpoint: Option<u64>) -> Value {
+    let me = json!({"AddressOwner": id(0xaa)});
+    let mut v = json!({"digest": digest, "effects": {
+        "messageVersion": "v1",
+        "transactionDigest": digest,
+        "status": {"status": "success"},
+        "executedEpoch": "0",
+        "gasUsed": {"computationCost": "1000", "storageCost": "2000", "storageRebate": "500", "nonRefundableStorageFee": "5"},
+        "gasObject": {"owner": me, "reference": {"objectId": id(1), "version": "9", "digest": b58(1)}},
+        "created": [{"owner": {"Shared": {"initial_shared_version": "9"}}, "reference": {"objectId": id(2), "version": "9", "digest": b58(2)}}],
+        "mutated": [
+            {"owner": me, "reference": {"objectId": id(1), "version": "9", "digest": b58(1)}},
+            {"owner": me, "reference": {"objectId": id(4), "version": "9", "digest": b58(4)}}
+        ],
+        "deleted": [{"objectId": id(3), "version": "9", "digest": b58(0)}]
+    }});
+    if let Some(c) = checkpoint {
+        v["checkpoint"] = json!(c.to_string());
+    }
+    v
+}
+
+#[tokio::test]
+async fn jsonrpc_execute_waits_for_the_effects_certificate_and_reads_the_changes() {
+    use daas_protocol::chain::{ChangeKind, Owner};
+    let digest = b58(7);
+    let d2 = digest.clone();
+    let seen_type = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let seen = Arc::clone(&seen_type);
+    let (url, _) = serve(Arc::new(move |b: &Value| {
+        match b["method"].as_str().unwrap() {
+            "sui_getChainIdentifier" => rpc_result(b, json!("35834a8a")),
+            "sui_executeTransactionBlock" => {
+                seen.lock().unwrap().push(b["params"][3].clone());
+                rpc_result(b, jsonrpc_effects(&d2, None))
+            }
+            _ => rpc_error(b, -32601, "no"),
+        }
+    }))
+    .await;
+    let c = JsonRpcClient::new(config(vec![url])).unwrap();
+    let kp = daas_protocol::SuiKeypair::from_secret_bytes([1; 32]);
+    let out = c
+        .execute(b"tx", &[kp.sign_transaction(b"tx")])
+        .await
+        .unwrap();
+    assert_eq!(
+        *seen_type.lock().unwrap(),
+        vec![json!("WaitForEffectsCert")],
+        "never WaitForLocalExecution"
+    );
+    let me = Some(Owner::Address(ObjectId::from_u64(0xaa).into()));
+    let gas = out.gas_object.unwrap();
+    assert_eq!(
+        (gas.id, gas.version, gas.owner),
+        (ObjectId::from_u64(1), 9, me)
+    );
+    let kinds: Vec<(ObjectId, ChangeKind)> = out.changes.iter().map(|c| (c.id, c.kind)).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            (ObjectId::from_u64(2), ChangeKind::Created),
+            (ObjectId::from_u64(1), ChangeKind::Mutated),
+            (ObjectId::from_u64(4), ChangeKind::Mutated),
+            (ObjectId::from_u64(3), ChangeKind::Deleted),
+        ]
+    );
+    assert_eq!(out.change(&ObjectId::from_u64(4)).unwrap().owner, me);
+    assert_eq!(out.change(&ObjectId::from_u64(3)).unwrap().owner, None);
+    assert_eq!(
+        out.checkpoint, None,
+        "no checkpoint before it is checkpointed"
+    );
+}
+
+#[tokio::test]
+async fn graphql_execute_reads_changes_gas_object_and_checkpoint() {
+    use daas_protocol::chain::{ChangeKind, Owner};
+    let digest = b58(8);
+    let d2 = digest.clone();
+    let (url, _) = serve(Arc::new(move |b: &Value| {
+        let q = b["query"].as_str().unwrap();
+        if q.contains("chainIdentifier") {
+            return (200, json!({"data": {"chainIdentifier": CHAIN.to_string()}}).to_string());
+        }
+        assert!(q.contains("executeTransaction"), "{q}");
+        let me = json!({"__typename": "AddressOwner", "address": {"address": id(0xaa)}});
+        (200, json!({"data": {"executeTransaction": {"effects": {
+            "digest": d2, "status": "SUCCESS", "executionError": null,
+            "lamportVersion": 9,
+            "checkpoint": {"sequenceNumber": 42},
+            "gasEffects": {
+                "gasSummary": {"computationCost": "1000", "storageCost": "2000", "storageRebate": "500", "nonRefundableStorageFee": "5"},
+                "gasObject": {"address": id(1), "version": 9, "digest": b58(1), "owner": me}
+            },
+            "objectChanges": {"pageInfo": {"hasNextPage": false, "endCursor": null}, "nodes": [
+                {"address": id(1), "idCreated": false, "idDeleted": false, "outputState": {"version": 9, "digest": b58(1), "owner": me}},
+                {"address": id(2), "idCreated": true, "idDeleted": false, "outputState": {"version": 9, "digest": b58(2), "owner": {"__typename": "Shared", "initialSharedVersion": 9}}},
+                {"address": id(3), "idCreated": false, "idDeleted": true, "outputState": null},
+                {"address": id(5), "idCreated": false, "idDeleted": false, "outputState": null}
+            ]}
+        }}}}).to_string())
+    }))
+    .await;
+    let g = GraphQlClient::new(config(vec![url])).unwrap();
+    let kp = daas_protocol::SuiKeypair::from_secret_bytes([1; 32]);
+    let out = g
+        .execute(b"tx", &[kp.sign_transaction(b"tx")])
+        .await
+        .unwrap();
+    assert_eq!(out.checkpoint, Some(42));
+    assert_eq!(out.gas_object.unwrap().version, 9);
+    let kinds: Vec<(u64, ChangeKind, Option<Owner>)> = out
+        .changes
+        .iter()
+        .map(|c| (c.version, c.kind, c.owner))
+        .collect();
+    let me = Some(Owner::Address(ObjectId::from_u64(0xaa).into()));
+    assert_eq!(
+        kinds,
+        vec![
+            (9, ChangeKind::Mutated, me),
+            (
+                9,
+                ChangeKind::Created,
+                Some(Owner::Shared {
+                    initial_shared_version: 9
+                })
+            ),
+            (9, ChangeKind::Deleted, None),
+            (9, ChangeKind::Wrapped, None),
+        ]
+    );
+}
+
+/// Every kind of refusal, in Sui's words, with the JSON-RPC code it comes with.
+fn refusals() -> Vec<(i64, String, daas_protocol::chain::RejectKind)> {
+    use daas_protocol::chain::RejectKind;
+    let obj = "0x00bf8123e61f47bbaf976a1723955571cb4808321b60efbabf79366d656f4165";
+    let inputs = "Transaction validator signing failed due to issues with transaction inputs, please review the errors and try again:\n- ";
+    vec![
+        (
+            -32602,
+            "Invalid Params: WaitForLocalExecution mode is deprecated".into(),
+            RejectKind::InvalidParams,
+        ),
+        (
+            -32002,
+            format!(
+                "{inputs}Object ID {obj} Version 0x5 Digest 11111111111111111111111111111111 is not available for consumption, current version: 0x6"
+            ),
+            RejectKind::StaleObject {
+                object: Some(obj.parse().unwrap()),
+                given: Some(5),
+                current: Some(6),
+            },
+        ),
+        (
+            -32602,
+            format!(
+                "Invalid Params: Transaction execution failed: Object ID {obj} Version 7 Digest 11111111111111111111111111111111 is not available for consumption, current version: 8"
+            ),
+            RejectKind::StaleObject {
+                object: Some(obj.parse().unwrap()),
+                given: Some(7),
+                current: Some(8),
+            },
+        ),
+        (
+            -32002,
+            format!("{inputs}Could not find the referenced object {obj} at version None"),
+            RejectKind::ObjectNotFound {
+                object: Some(obj.parse().unwrap()),
+            },
+        ),
+        (
+            -32002,
+            format!(
+                "Failed to sign transaction by a quorum of validators because one or more of its objects is reserved for another transaction. Other transactions locking these objects:\n- {obj}"
+            ),
+            RejectKind::Locked {
+                objects: vec![obj.parse().unwrap()],
+            },
+        ),
+        (
+            -32002,
+            format!("{inputs}Balance of gas object 10 is lower than the needed amount: 100"),
+            RejectKind::InsufficientGas,
+        ),
+        (
+            -32002,
+            "Invalid user signature: Signature is not valid".into(),
+            RejectKind::BadSignature,
+        ),
+        (
+            -32000,
+            "Internal consensus error 17".into(),
+            RejectKind::Other,
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn refusals_are_classified_on_both_transports() {
+    let kp = daas_protocol::SuiKeypair::from_secret_bytes([1; 32]);
+    let sig = [kp.sign_transaction(b"tx")];
+    for (code, text, want) in refusals() {
+        let t = text.clone();
+        let (url, hits) = serve(Arc::new(move |b: &Value| {
+            match b["method"].as_str().unwrap() {
+                "sui_getChainIdentifier" => rpc_result(b, json!("35834a8a")),
+                _ => rpc_error(b, code, &t),
+            }
+        }))
+        .await;
+        let c = JsonRpcClient::new(config(vec![url])).unwrap();
+        let err = c.execute(b"tx", &sig).await.unwrap_err();
+        assert_eq!(
+            err.reject_kind(),
+            Some(&want),
+            "JSON-RPC {code} {text}: {err}"
+        );
+        assert!(!err.is_retryable(), "{err}");
+        assert_eq!(hits.load(Ordering::SeqCst), 2, "refused once, not retried");
+        let err = c.dry_run(b"tx").await.unwrap_err();
+        assert_eq!(err.reject_kind(), Some(&want), "dry run: {err}");
+
+        let t = text.clone();
+        let (url, _) = serve(Arc::new(move |b: &Value| {
+            if b["query"].as_str().unwrap().contains("chainIdentifier") {
+                (
+                    200,
+                    json!({"data": {"chainIdentifier": CHAIN.to_string()}}).to_string(),
+                )
+            } else {
+                (
+                    200,
+                    json!({"data": null, "errors": [{"message": t}]}).to_string(),
+                )
+            }
+        }))
+        .await;
+        let g = GraphQlClient::new(config(vec![url])).unwrap();
+        let err = g.execute(b"tx", &sig).await.unwrap_err();
+        assert_eq!(err.reject_kind(), Some(&want), "GraphQL {text}: {err}");
+        let err = g.dry_run(b"tx").await.unwrap_err();
+        assert_eq!(
+            err.reject_kind(),
+            Some(&want),
+            "GraphQL simulate {text}: {err}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_overloaded_node_is_retried_on_both_transports() {
+    use daas_protocol::chain::RejectKind;
+    let kp = daas_protocol::SuiKeypair::from_secret_bytes([1; 32]);
+    let sig = [kp.sign_transaction(b"tx")];
+    let (url, hits) = serve(Arc::new(|b: &Value| match b["method"].as_str().unwrap() {
+        "sui_getChainIdentifier" => rpc_result(b, json!("35834a8a")),
+        _ => rpc_error(
+            b,
+            -32002,
+            "Too many transactions pending execution: try again later",
+        ),
+    }))
+    .await;
+    let c = JsonRpcClient::new(config(vec![url])).unwrap();
+    let err = c.execute(b"tx", &sig).await.unwrap_err();
+    assert_eq!(err.reject_kind(), Some(&RejectKind::Retryable));
+    assert!(err.is_retryable());
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1 + 4,
+        "one chain check, every attempt"
+    );
+
+    let (url, hits) = serve(Arc::new(|b: &Value| {
+        if b["query"].as_str().unwrap().contains("chainIdentifier") {
+            (200, json!({"data": {"chainIdentifier": CHAIN.to_string()}}).to_string())
+        } else {
+            (
+                200,
+                json!({"data": null, "errors": [{"message": "Transaction timed out before reaching finality"}]}).to_string(),
+            )
+        }
+    }))
+    .await;
+    let g = GraphQlClient::new(config(vec![url])).unwrap();
+    let err = g.execute(b"tx", &sig).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1 + 4);
+}
+
+#[tokio::test]
+async fn waiting_for_a_transaction_checks_every_endpoint_and_skips_a_dead_one() {
+    let digest_s = b58(9);
+    // endpoint A knows the transaction at once; B after three polls; C is down
+    let mk = |known_after: usize, latest: u64| -> Handler {
+        let polls = Arc::new(AtomicUsize::new(0));
+        let d = digest_s.clone();
+        Arc::new(move |b: &Value| match b["method"].as_str().unwrap() {
+            "sui_getChainIdentifier" => rpc_result(b, json!("35834a8a")),
+            "sui_getLatestCheckpointSequenceNumber" => rpc_result(b, json!(latest.to_string())),
+            "sui_getTransactionBlock" => {
+                if polls.fetch_add(1, Ordering::SeqCst) < known_after {
+                    rpc_error(
+                        b,
+                        -32602,
+                        &format!(
+                            "Could not find the referenced transaction [TransactionDigest({d})]."
+                        ),
+                    )
+                } else {
+                    rpc_result(b, jsonrpc_effects(&d, Some(12)))
+                }
+            }
+            _ => rpc_error(b, -32601, "no"),
+        })
+    };
+    let (a, _) = serve(mk(0, 12)).await;
+    let (b, b_hits) = serve(mk(3, 12)).await;
+    let dead = "http://127.0.0.1:1".to_string();
+    let c = JsonRpcClient::new(config(vec![a.clone(), b.clone(), dead])).unwrap();
+    let digest: daas_protocol::TransactionDigest = digest_s.parse().unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let out = c.wait_for_transaction(&digest, deadline).await.unwrap();
+    assert_eq!(out.checkpoint, Some(12));
+    // chain check + 3 misses + the hit + the checkpoint read
+    assert_eq!(b_hits.load(Ordering::SeqCst), 6);
+
+    // an endpoint that has the transaction but serves reads behind its checkpoint,
+    // and never catches up, is not visible by the deadline
+    let (behind, _) = serve(mk(0, 11)).await;
+    let c = JsonRpcClient::new(config(vec![a, behind.clone()])).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+    let err = c.wait_for_transaction(&digest, deadline).await.unwrap_err();
+    assert!(
+        matches!(&err, ChainError::NotVisible { endpoint, .. } if *endpoint == behind),
+        "{err}"
+    );
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn graphql_waits_for_the_transaction_in_a_checkpoint_the_reads_have_reached() {
+    let digest_s = b58(10);
+    let d = digest_s.clone();
+    let polls = Arc::new(AtomicUsize::new(0));
+    let (url, _) = serve(Arc::new(move |b: &Value| {
+        let q = b["query"].as_str().unwrap();
+        if q.contains("chainIdentifier") {
+            return (200, json!({"data": {"chainIdentifier": CHAIN.to_string()}}).to_string());
+        }
+        if q.contains("LatestCheckpoint") {
+            return (200, json!({"data": {"checkpoint": {"sequenceNumber": 5}}}).to_string());
+        }
+        assert!(q.contains("transaction(digest"), "{q}");
+        if polls.fetch_add(1, Ordering::SeqCst) < 2 {
+            return (200, json!({"data": {"transaction": null}}).to_string());
+        }
+        (200, json!({"data": {"transaction": {"effects": {
+            "digest": d, "status": "SUCCESS", "executionError": null, "lamportVersion": 3,
+            "checkpoint": {"sequenceNumber": 5},
+            "gasEffects": {"gasSummary": {"computationCost": "1", "storageCost": "2", "storageRebate": "0", "nonRefundableStorageFee": "0"}, "gasObject": null},
+            "objectChanges": {"pageInfo": {"hasNextPage": false, "endCursor": null}, "nodes": []}
+        }}}}).to_string())
+    }))
+    .await;
+    let g = GraphQlClient::new(config(vec![url])).unwrap();
+    let digest: daas_protocol::TransactionDigest = digest_s.parse().unwrap();
+    assert_eq!(g.latest_checkpoint().await.unwrap(), 5);
+    let out = g
+        .wait_for_transaction(
+            &digest,
+            tokio::time::Instant::now() + Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!((out.checkpoint, out.digest), (Some(5), digest));
+}

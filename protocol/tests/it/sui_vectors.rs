@@ -114,6 +114,8 @@ fn bad_private_keys_are_refused_with_the_reason() {
 fn keystore_file_loads_the_requested_account_and_refuses_open_modes() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
+    // key directories are 0700 (DESIGN §5); tempfile's default follows the umask
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     let path = dir.path().join("sui.keystore");
     let a = SuiKeypair::from_secret_bytes([1; 32]);
     let b = SuiKeypair::from_secret_bytes([2; 32]);
@@ -143,4 +145,10 @@ fn keystore_file_loads_the_requested_account_and_refuses_open_modes() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
     let err = SuiKeypair::load(&path, None).unwrap_err().to_string();
     assert!(err.contains("chmod 600"), "{err}");
+
+    // a keystore directory others can read (the Sui CLI's default 0755) is refused too
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let err = SuiKeypair::load(&path, None).unwrap_err().to_string();
+    assert!(err.contains("chmod 700"), "{err}");
 }

@@ -3,6 +3,7 @@
 //! answer checked against Sui's specs; persistence; faults; the spec checker itself.
 
 mod conformance;
+mod fidelity;
 mod persistence;
 mod scenarios;
 mod world;

@@ -21,7 +21,14 @@ async fn a_restarted_sandbox_replays_its_log_to_the_same_state() {
     w.advance(3_600_000);
     let events_before = w.events().await;
     let registry_before = w.reader.registry().await.unwrap();
-    let checkpoint_before = w.sandbox.node.engine.lock().unwrap().store.checkpoint;
+    let checkpoint_before = w
+        .sandbox
+        .node
+        .engine
+        .lock()
+        .unwrap()
+        .store
+        .latest_checkpoint();
     let World {
         sandbox,
         _stop: stop,
@@ -36,7 +43,13 @@ async fn a_restarted_sandbox_replays_its_log_to_the_same_state() {
     assert_eq!(w.events().await, events_before);
     assert_eq!(w.reader.registry().await.unwrap(), registry_before);
     assert_eq!(
-        w.sandbox.node.engine.lock().unwrap().store.checkpoint,
+        w.sandbox
+            .node
+            .engine
+            .lock()
+            .unwrap()
+            .store
+            .latest_checkpoint(),
         checkpoint_before
     );
     assert_eq!(w.worker_by_id(worker.info.id).await.unwrap(), worker);
@@ -63,6 +76,7 @@ async fn another_seed_on_the_same_state_dir_is_refused() {
             genesis: other,
             state_dir: Some(dir.path().to_path_buf()),
             faults: daas_sandbox::Faults::none(),
+            read_lag: 0,
             spec: None,
         },
         std::future::pending(),

@@ -1,7 +1,7 @@
 //! A sandbox chain on 127.0.0.1:0 and a client of one transport, with helpers to act
 //! as stakers, the master and the operator.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use daas_protocol::chain::{
     Chain, ClientConfig, ExecOutcome, GraphQlClient, JsonRpcClient, RegistryReader, RetryPolicy,
@@ -22,12 +22,10 @@ pub const HOUR: u64 = 3_600_000;
 pub const DAY: u64 = 24 * HOUR;
 pub const SUI: u64 = 1_000_000_000;
 
-fn spec() -> Arc<Spec> {
-    static SPEC: OnceLock<Arc<Spec>> = OnceLock::new();
-    Arc::clone(SPEC.get_or_init(|| {
-        let dir = Spec::locate().unwrap_or_else(|e| panic!("{e}"));
-        Arc::new(Spec::load(&dir).unwrap_or_else(|e| panic!("{e}")))
-    }))
+/// Sui's specs, when this checkout has them (else one skip line per test process,
+/// and a failure with `CI=true`).
+pub fn spec() -> Option<Arc<Spec>> {
+    Spec::for_tests()
 }
 
 /// A device: keys, node_id, and its seal token for one owner.
@@ -62,7 +60,8 @@ pub async fn start(
             genesis,
             state_dir,
             faults: Faults::none(),
-            spec: Some(spec()),
+            read_lag: 0,
+            spec: spec(),
         },
         async move {
             let _ = rx.await;
@@ -89,6 +88,29 @@ pub fn client_config(url: &str, chain: ChainId) -> ClientConfig {
             attempts: 2,
             ..RetryPolicy::default()
         },
+    }
+}
+
+/// A client of one transport for a running sandbox (tests that need a second client,
+/// e.g. other users' traffic, make one of the same kind).
+pub trait Connect: Chain + Sized + 'static {
+    /// A client of this transport for `info`'s sandbox.
+    fn connect(info: &SandboxInfo) -> Self;
+}
+
+impl Connect for JsonRpcClient {
+    fn connect(info: &SandboxInfo) -> Self {
+        JsonRpcClient::new(client_config(&info.rpc_url, info.chain_id.parse().unwrap())).unwrap()
+    }
+}
+
+impl Connect for GraphQlClient {
+    fn connect(info: &SandboxInfo) -> Self {
+        GraphQlClient::new(client_config(
+            &info.graphql_url,
+            info.chain_id.parse().unwrap(),
+        ))
+        .unwrap()
     }
 }
 
