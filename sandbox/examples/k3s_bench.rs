@@ -205,15 +205,23 @@ async fn main() {
         std::fs::create_dir_all(&home).expect("agent dir");
         let token_file = home.join("token");
         std::fs::write(&token_file, format!("K10{ca_hash}::{id}.{secret}\n")).expect("token");
-        procs.0.push(spawn_agent(&k3s, &url, node, &token_file, &home));
+        procs
+            .0
+            .push(spawn_agent(&k3s, &url, node, &token_file, &home));
     }
     let nodes: Api<Node> = Api::all(client);
     loop {
-        let list = nodes.list(&ListParams::default()).await.expect("list nodes");
+        let list = nodes
+            .list(&ListParams::default())
+            .await
+            .expect("list nodes");
         if list.items.iter().filter(|n| ready(n)).count() >= AGENTS {
             break;
         }
-        assert!(started.elapsed() < LIMIT, "not all agents joined in {LIMIT:?}");
+        assert!(
+            started.elapsed() < LIMIT,
+            "not all agents joined in {LIMIT:?}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let ready_seconds = started.elapsed().as_secs_f64();

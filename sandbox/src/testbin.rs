@@ -117,7 +117,9 @@ impl Guard {
     /// left it at the default) piped into [`Logs`].
     pub fn spawn(mut cmd: Command) -> std::io::Result<Guard> {
         use std::os::unix::process::CommandExt as _;
-        cmd.process_group(0).stderr(Stdio::piped()).stdin(Stdio::null());
+        cmd.process_group(0)
+            .stderr(Stdio::piped())
+            .stdin(Stdio::null());
         let mut child = cmd.spawn()?;
         let logs = Logs::default();
         if let Some(err) = child.stderr.take() {

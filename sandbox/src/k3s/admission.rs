@@ -68,7 +68,10 @@ pub fn admit(store: &Store, a: &Attributes<'_>) -> Result<Vec<String>, ApiError>
         if denied.is_some() {
             break;
         }
-        let pname = policy["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let pname = policy["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let spec = &policy["spec"];
         if !matches_resources(store, &spec["matchConstraints"], a, true) {
             continue;
@@ -86,10 +89,18 @@ pub fn admit(store: &Store, a: &Attributes<'_>) -> Result<Vec<String>, ApiError>
                 binding,
             })
         };
-        for binding in bindings.iter().filter(|b| b["spec"]["policyName"].as_str() == Some(pname.as_str())) {
-            let bname = binding["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        for binding in bindings
+            .iter()
+            .filter(|b| b["spec"]["policyName"].as_str() == Some(pname.as_str()))
+        {
+            let bname = binding["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             let bspec = &binding["spec"];
-            if bspec["matchResources"].is_object() && !matches_resources(store, &bspec["matchResources"], a, false) {
+            if bspec["matchResources"].is_object()
+                && !matches_resources(store, &bspec["matchResources"], a, false)
+            {
                 continue;
             }
             let params = match collect_params(store, &spec["paramKind"], &bspec["paramRef"], a) {
@@ -134,7 +145,10 @@ pub fn admit(store: &Store, a: &Attributes<'_>) -> Result<Vec<String>, ApiError>
             "ValidatingAdmissionPolicy '{}' with binding '{b}' denied request: {}",
             d.policy, d.message
         ),
-        None => format!("ValidatingAdmissionPolicy '{}' denied request: {}", d.policy, d.message),
+        None => format!(
+            "ValidatingAdmissionPolicy '{}' denied request: {}",
+            d.policy, d.message
+        ),
     };
     let r = &RESOURCES[a.res];
     let mut err = ApiError::forbidden(r.group, r.plural, a.name, &message);
@@ -212,13 +226,17 @@ fn matches_resources(store: &Store, m: &Value, a: &Attributes<'_>, required: boo
         return false;
     }
     if m["objectSelector"].is_object() {
-        let Ok(sel) = LabelSelector::from_object(&m["objectSelector"]) else { return false };
+        let Ok(sel) = LabelSelector::from_object(&m["objectSelector"]) else {
+            return false;
+        };
         if !sel.matches(labels_of(a.object)) && !sel.matches(labels_of(a.old_object)) {
             return false;
         }
     }
     if m["namespaceSelector"].is_object() {
-        let Ok(sel) = LabelSelector::from_object(&m["namespaceSelector"]) else { return false };
+        let Ok(sel) = LabelSelector::from_object(&m["namespaceSelector"]) else {
+            return false;
+        };
         let r = &RESOURCES[a.res];
         if r.kind == "Namespace" {
             if !sel.matches(labels_of(a.object.or(a.old_object))) {
@@ -236,7 +254,12 @@ fn matches_resources(store: &Store, m: &Value, a: &Attributes<'_>, required: boo
 
 /// `generic.CollectParams`: `[null]` without paramKind/paramRef; else the matched
 /// ConfigMaps (possibly none, with Allow).
-fn collect_params(store: &Store, kind: &Value, pref: &Value, a: &Attributes<'_>) -> Result<Vec<Value>, String> {
+fn collect_params(
+    store: &Store,
+    kind: &Value,
+    pref: &Value,
+    a: &Attributes<'_>,
+) -> Result<Vec<Value>, String> {
     if !kind.is_object() || !pref.is_object() {
         return Ok(vec![Value::Null]);
     }
@@ -273,7 +296,9 @@ fn collect_params(store: &Store, kind: &Value, pref: &Value, a: &Attributes<'_>)
         }
     }
     if params.is_empty() && pref["parameterNotFoundAction"].as_str() == Some("Deny") {
-        return Err("no params found for policy binding with `Deny` parameterNotFoundAction".into());
+        return Err(
+            "no params found for policy binding with `Deny` parameterNotFoundAction".into(),
+        );
     }
     Ok(params)
 }
@@ -288,7 +313,13 @@ fn eval(expr: &str, ctx: &cel::Context<'_, '_>) -> Result<cel::Value, String> {
 }
 
 /// The failed validations of one (policy, param): `(message, reason)`.
-fn evaluate(store: &Store, spec: &Value, param: &Value, a: &Attributes<'_>, fail_closed: bool) -> Vec<(String, Option<String>)> {
+fn evaluate(
+    store: &Store,
+    spec: &Value,
+    param: &Value,
+    a: &Attributes<'_>,
+    fail_closed: bool,
+) -> Vec<(String, Option<String>)> {
     let r = &RESOURCES[a.res];
     let request = json!({
         "kind": { "group": r.group, "version": r.version, "kind": r.kind },
@@ -316,7 +347,13 @@ fn evaluate(store: &Store, spec: &Value, param: &Value, a: &Attributes<'_>, fail
     ctx.add_variable_from_value("params", to_cel(param));
     ctx.add_variable_from_value("request", to_cel(&request));
     ctx.add_variable_from_value("namespaceObject", to_cel(&ns_obj));
-    let error = |msg: String| if fail_closed { vec![(msg, None)] } else { vec![] };
+    let error = |msg: String| {
+        if fail_closed {
+            vec![(msg, None)]
+        } else {
+            vec![]
+        }
+    };
     // matchConditions: every one true, or the policy does not apply.
     for mc in spec["matchConditions"].as_array().into_iter().flatten() {
         let name = mc["name"].as_str().unwrap_or_default();
@@ -358,7 +395,11 @@ fn evaluate(store: &Store, spec: &Value, param: &Value, a: &Attributes<'_>, fail
                     }
                 }
                 if message.is_empty() {
-                    message = val["message"].as_str().unwrap_or_default().trim().to_owned();
+                    message = val["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned();
                 }
                 if message.is_empty() {
                     message = format!("failed expression: {}", expr.trim());
@@ -369,7 +410,10 @@ fn evaluate(store: &Store, spec: &Value, param: &Value, a: &Attributes<'_>, fail
                 "expression '{}' resulted in error: validation expression must evaluate to bool",
                 expr.trim()
             ))),
-            Err(e) => out.extend(error(format!("expression '{}' resulted in error: {e}", expr.trim()))),
+            Err(e) => out.extend(error(format!(
+                "expression '{}' resulted in error: {e}",
+                expr.trim()
+            ))),
         }
     }
     out

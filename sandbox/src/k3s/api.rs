@@ -22,11 +22,14 @@ use super::status::ApiError;
 pub const KUBE_VERSION: (&str, &str) = ("1", "33");
 
 /// Namespaces that exist from the start, as on a k3s server.
-pub const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: [&str; 4] =
+    ["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// Now, RFC 3339 with seconds (`metav1.Time`).
 pub fn now_rfc3339() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// A random UUID v4 (`metadata.uid`).
@@ -36,7 +39,14 @@ pub fn new_uid() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 fn generate_name_suffix() -> String {
@@ -44,7 +54,9 @@ fn generate_name_suffix() -> String {
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut b = [0u8; 5];
     getrandom::fill(&mut b).expect("the operating system provides random bytes");
-    b.iter().map(|x| ALPHABET[*x as usize % ALPHABET.len()] as char).collect()
+    b.iter()
+        .map(|x| ALPHABET[*x as usize % ALPHABET.len()] as char)
+        .collect()
 }
 
 /// One parsed API request path.
@@ -69,7 +81,11 @@ fn authorize(user: &User, verb: &str, r: &Resource, ns: &str, name: &str) -> Res
         } else {
             format!("in the namespace \"{ns}\"")
         };
-        let subject = if name.is_empty() { gr.clone() } else { format!("{gr} \"{name}\"") };
+        let subject = if name.is_empty() {
+            gr.clone()
+        } else {
+            format!("{gr} \"{name}\"")
+        };
         Err(ApiError::forbidden_message(
             format!(
                 "{subject} is forbidden: User \"{}\" cannot {verb} resource \"{}\" in API group \"{}\" {scope}{why}",
@@ -116,7 +132,8 @@ fn parse_target(path: &str) -> Result<Option<Target>, ApiError> {
             if group.is_empty() { "core" } else { group }
         ))
     };
-    let find = |plural: &str| resources::find(group, version, plural).ok_or_else(|| unmodelled(plural));
+    let find =
+        |plural: &str| resources::find(group, version, plural).ok_or_else(|| unmodelled(plural));
     let t = match rest {
         [plural] => Target {
             res: find(plural)?,
@@ -124,12 +141,19 @@ fn parse_target(path: &str) -> Result<Option<Target>, ApiError> {
             name: None,
             sub: None,
         },
-        ["namespaces", ns, plural] if group.is_empty() && resources::find("", "v1", plural).is_none_or(|i| RESOURCES[i].namespaced) && *plural != "status" && *plural != "finalize" => Target {
-            res: find(plural)?,
-            ns: Some((*ns).to_owned()),
-            name: None,
-            sub: None,
-        },
+        ["namespaces", ns, plural]
+            if group.is_empty()
+                && resources::find("", "v1", plural).is_none_or(|i| RESOURCES[i].namespaced)
+                && *plural != "status"
+                && *plural != "finalize" =>
+        {
+            Target {
+                res: find(plural)?,
+                ns: Some((*ns).to_owned()),
+                name: None,
+                sub: None,
+            }
+        }
         ["namespaces", ns, plural] if !group.is_empty() => Target {
             res: find(plural)?,
             ns: Some((*ns).to_owned()),
@@ -167,13 +191,20 @@ fn parse_target(path: &str) -> Result<Option<Target>, ApiError> {
         return Err(ApiError::no_route(format!(
             "{} is {}",
             r.plural,
-            if r.namespaced { "namespaced" } else { "cluster-scoped" }
+            if r.namespaced {
+                "namespaced"
+            } else {
+                "cluster-scoped"
+            }
         )));
     }
     if let Some(sub) = &t.sub
         && !(sub == "status" && r.status)
     {
-        return Err(ApiError::no_route(format!("daas-k3s does not model the {}/{sub} subresource", r.plural)));
+        return Err(ApiError::no_route(format!(
+            "daas-k3s does not model the {}/{sub} subresource",
+            r.plural
+        )));
     }
     Ok(Some(t))
 }
@@ -199,7 +230,8 @@ fn percent_decode(s: &str) -> String {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
                     Ok(v) => {
                         out.push(v);
                         i += 2;
@@ -217,7 +249,11 @@ fn percent_decode(s: &str) -> String {
 /// The discovery documents and `/version`; `None` when `path` is not one.
 pub fn discovery(path: &str, host: &str) -> Option<Value> {
     let groups: Vec<&str> = {
-        let mut g: Vec<&str> = RESOURCES.iter().map(|r| r.group).filter(|g| !g.is_empty()).collect();
+        let mut g: Vec<&str> = RESOURCES
+            .iter()
+            .map(|r| r.group)
+            .filter(|g| !g.is_empty())
+            .collect();
         g.dedup();
         g
     };
@@ -229,7 +265,11 @@ pub fn discovery(path: &str, host: &str) -> Option<Value> {
         })
     };
     let list = |g: &str| {
-        let resources: Vec<Value> = RESOURCES.iter().filter(|r| r.group == g).flat_map(Resource::discovery).collect();
+        let resources: Vec<Value> = RESOURCES
+            .iter()
+            .filter(|r| r.group == g)
+            .flat_map(Resource::discovery)
+            .collect();
         json!({
             "kind": "APIResourceList",
             "apiVersion": "v1",
@@ -304,7 +344,11 @@ pub async fn handle(
     }
     let target = match parse_target(path) {
         Ok(Some(t)) => t,
-        Ok(None) => return status_response(&ApiError::no_route(format!("daas-k3s does not serve {path}"))),
+        Ok(None) => {
+            return status_response(&ApiError::no_route(format!(
+                "daas-k3s does not serve {path}"
+            )));
+        }
         Err(e) => return status_response(&e),
     };
     match dispatch(shared, user, method, &target, query, headers, body).await {
@@ -365,8 +409,16 @@ async fn dispatch(
         "update" => {
             let obj = parse_body(&body, r, strict)?;
             let name = t.name.clone().unwrap_or_default();
-            let (code, obj, warnings) =
-                update(shared, user, t.res, &ns, &name, t.sub.as_deref().unwrap_or(""), Change::Replace(obj), dry_run)?;
+            let (code, obj, warnings) = update(
+                shared,
+                user,
+                t.res,
+                &ns,
+                &name,
+                t.sub.as_deref().unwrap_or(""),
+                Change::Replace(obj),
+                dry_run,
+            )?;
             Ok(with_warnings(json_response(code, &obj), &warnings))
         }
         "patch" => {
@@ -399,17 +451,36 @@ async fn dispatch(
                 }
             };
             let name = t.name.clone().unwrap_or_default();
-            let (_, obj, warnings) = update(shared, user, t.res, &ns, &name, t.sub.as_deref().unwrap_or(""), change, dry_run)?;
+            let (_, obj, warnings) = update(
+                shared,
+                user,
+                t.res,
+                &ns,
+                &name,
+                t.sub.as_deref().unwrap_or(""),
+                change,
+                dry_run,
+            )?;
             Ok(with_warnings(json_response(200, &obj), &warnings))
         }
         "delete" => {
             let opts: Value = if body.is_empty() {
                 Value::Null
             } else {
-                serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("error decoding DeleteOptions: {e}")))?
+                serde_json::from_slice(&body).map_err(|e| {
+                    ApiError::bad_request(format!("error decoding DeleteOptions: {e}"))
+                })?
             };
             let name = t.name.clone().unwrap_or_default();
-            let (obj, warnings) = delete(shared, user, t.res, &ns, &name, &opts["preconditions"], dry_run)?;
+            let (obj, warnings) = delete(
+                shared,
+                user,
+                t.res,
+                &ns,
+                &name,
+                &opts["preconditions"],
+                dry_run,
+            )?;
             let status = json!({
                 "kind": "Status",
                 "apiVersion": "v1",
@@ -425,7 +496,9 @@ async fn dispatch(
                 let store = shared.store.lock().expect("poisoned");
                 store
                     .list(t.res, t.ns.as_deref())
-                    .filter(|(_, o)| ls.matches(o["metadata"]["labels"].as_object()) && fs.matches(&r.fields(o)))
+                    .filter(|(_, o)| {
+                        ls.matches(o["metadata"]["labels"].as_object()) && fs.matches(&r.fields(o))
+                    })
                     .map(|(k, _)| k.clone())
                     .collect()
             };
@@ -466,7 +539,11 @@ fn strip_directives(v: Value) -> Value {
     }
 }
 
-fn parse_body(body: &[u8], r: &Resource, field_validation: Option<&str>) -> Result<Value, ApiError> {
+fn parse_body(
+    body: &[u8],
+    r: &Resource,
+    field_validation: Option<&str>,
+) -> Result<Value, ApiError> {
     let v: Value = serde_json::from_slice(body).map_err(|e| {
         ApiError::bad_request(format!(
             "the body of the request was in an unknown format - accepted media types include: application/json ({e})"
@@ -479,7 +556,11 @@ fn parse_body(body: &[u8], r: &Resource, field_validation: Option<&str>) -> Resu
         if !unknown.is_empty() {
             return Err(ApiError::bad_request(format!(
                 "strict decoding error: {}",
-                unknown.iter().map(|f| format!("unknown field \"{f}\"")).collect::<Vec<_>>().join(", ")
+                unknown
+                    .iter()
+                    .map(|f| format!("unknown field \"{f}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
     }
@@ -488,18 +569,27 @@ fn parse_body(body: &[u8], r: &Resource, field_validation: Option<&str>) -> Resu
 
 /// Fields of `input` that decoding dropped (strict field validation).
 fn unknown_fields(input: &Value, decoded: &Value, path: &str, out: &mut Vec<String>) {
-    let (Value::Object(i), Value::Object(d)) = (input, decoded) else { return };
+    let (Value::Object(i), Value::Object(d)) = (input, decoded) else {
+        return;
+    };
     for (k, v) in i {
         if v.is_null() || k == "stringData" {
             continue;
         }
-        let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+        let p = if path.is_empty() {
+            k.clone()
+        } else {
+            format!("{path}.{k}")
+        };
         match d.get(k) {
             None => out.push(p),
             Some(dv) => {
                 // Free-form maps (labels, data, ...) decode to themselves; recurse only into
                 // structured objects.
-                if !matches!(k.as_str(), "labels" | "annotations" | "data" | "binaryData" | "capacity" | "allocatable") {
+                if !matches!(
+                    k.as_str(),
+                    "labels" | "annotations" | "data" | "binaryData" | "capacity" | "allocatable"
+                ) {
                     unknown_fields(v, dv, &p, out);
                 }
             }
@@ -509,14 +599,25 @@ fn unknown_fields(input: &Value, decoded: &Value, path: &str, out: &mut Vec<Stri
 
 /// Makes sure the namespace exists (namespaced resources).
 fn check_namespace(store: &Store, r: &Resource, ns: &str) -> Result<(), ApiError> {
-    if r.namespaced && store.get(&(NAMESPACES, String::new(), ns.to_owned())).is_none() {
+    if r.namespaced
+        && store
+            .get(&(NAMESPACES, String::new(), ns.to_owned()))
+            .is_none()
+    {
         return Err(ApiError::not_found("", "namespaces", ns));
     }
     Ok(())
 }
 
 /// Creates an object, as `POST` does.
-pub fn create(shared: &Shared, user: &User, res: usize, ns: &str, body: Value, dry_run: bool) -> Result<(Value, Vec<String>), ApiError> {
+pub fn create(
+    shared: &Shared,
+    user: &User,
+    res: usize,
+    ns: &str,
+    body: Value,
+    dry_run: bool,
+) -> Result<(Value, Vec<String>), ApiError> {
     let r = &RESOURCES[res];
     let mut obj = r.decode(&body)?;
     let meta = &mut obj["metadata"];
@@ -532,8 +633,13 @@ pub fn create(shared: &Shared, user: &User, res: usize, ns: &str, body: Value, d
             "the namespace of the provided object does not match the namespace sent on the request",
         ));
     }
-    if meta["resourceVersion"].as_str().is_some_and(|s| !s.is_empty()) {
-        return Err(ApiError::internal("resourceVersion should not be set on objects to be created"));
+    if meta["resourceVersion"]
+        .as_str()
+        .is_some_and(|s| !s.is_empty())
+    {
+        return Err(ApiError::internal(
+            "resourceVersion should not be set on objects to be created",
+        ));
     }
     if meta["name"].as_str().unwrap_or("").is_empty()
         && let Some(g) = meta["generateName"].as_str().filter(|g| !g.is_empty())
@@ -566,11 +672,22 @@ pub fn create(shared: &Shared, user: &User, res: usize, ns: &str, body: Value, d
         obj["status"] = json!({ "phase": "Active" });
         obj["spec"] = json!({ "finalizers": ["kubernetes"] });
     }
-    let name = obj["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     r.validate(&obj, None)?;
     let mut store = shared.store.lock().expect("poisoned");
     check_namespace(&store, r, ns)?;
-    let key = (res, if r.namespaced { ns.to_owned() } else { String::new() }, name.clone());
+    let key = (
+        res,
+        if r.namespaced {
+            ns.to_owned()
+        } else {
+            String::new()
+        },
+        name.clone(),
+    );
     if store.get(&key).is_some() {
         return Err(ApiError::already_exists(r.group, r.plural, &name));
     }
@@ -635,12 +752,17 @@ fn pointer_parts(p: &str) -> Result<Vec<String>, ApiError> {
     let rest = p
         .strip_prefix('/')
         .ok_or_else(|| ApiError::unsupported_media_type(format!("invalid JSON pointer {p:?}")))?;
-    Ok(rest.split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect())
+    Ok(rest
+        .split('/')
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect())
 }
 
 fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), ApiError> {
     let bad = |m: String| ApiError::unsupported_media_type(m);
-    let ops = ops.as_array().ok_or_else(|| bad("a JSON patch is an array of operations".into()))?;
+    let ops = ops
+        .as_array()
+        .ok_or_else(|| bad("a JSON patch is an array of operations".into()))?;
     for op in ops {
         let path = pointer_parts(op["path"].as_str().unwrap_or_default())?;
         let (parent_path, last) = match path.split_last() {
@@ -651,7 +773,11 @@ fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), ApiError> {
         let opname = op["op"].as_str().unwrap_or_default();
         let from_value = if matches!(opname, "move" | "copy") {
             let from = op["from"].as_str().unwrap_or_default();
-            Some(doc.pointer(from).cloned().ok_or_else(|| bad(format!("missing path {from:?}")))?)
+            Some(
+                doc.pointer(from)
+                    .cloned()
+                    .ok_or_else(|| bad(format!("missing path {from:?}")))?,
+            )
         } else {
             None
         };
@@ -665,18 +791,24 @@ fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), ApiError> {
                 return Err(ApiError {
                     code: 422,
                     reason: "Invalid",
-                    message: "the server rejected our request due to an error in our request".into(),
+                    message: "the server rejected our request due to an error in our request"
+                        .into(),
                     details: None,
                 });
             }
             continue;
         }
         if opname == "remove" {
-            remove_at(doc, &path)
-                .ok_or_else(|| bad(format!("remove operation does not apply: doc is missing path: {}", op["path"])))?;
+            remove_at(doc, &path).ok_or_else(|| {
+                bad(format!(
+                    "remove operation does not apply: doc is missing path: {}",
+                    op["path"]
+                ))
+            })?;
             continue;
         }
-        let parent = parent_mut(doc, &parent_path).ok_or_else(|| bad(format!("doc is missing path: {}", op["path"])))?;
+        let parent = parent_mut(doc, &parent_path)
+            .ok_or_else(|| bad(format!("doc is missing path: {}", op["path"])))?;
         match opname {
             "add" | "copy" | "move" => {
                 let v = from_value.or(value).unwrap_or(Value::Null);
@@ -688,7 +820,8 @@ fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), ApiError> {
                         if last == "-" {
                             a.push(v);
                         } else {
-                            let i: usize = last.parse().map_err(|_| bad("bad array index".into()))?;
+                            let i: usize =
+                                last.parse().map_err(|_| bad("bad array index".into()))?;
                             if i > a.len() {
                                 return Err(bad("array index out of range".into()));
                             }
@@ -705,7 +838,12 @@ fn json_patch(doc: &mut Value, ops: &Value) -> Result<(), ApiError> {
                     Value::Array(a) => last.parse::<usize>().ok().and_then(|i| a.get_mut(i)),
                     _ => None,
                 }
-                .ok_or_else(|| bad(format!("replace operation does not apply: doc is missing key: {}", op["path"])))?;
+                .ok_or_else(|| {
+                    bad(format!(
+                        "replace operation does not apply: doc is missing key: {}",
+                        op["path"]
+                    ))
+                })?;
                 *slot = v;
             }
             other => return Err(bad(format!("unexpected kind: {other}"))),
@@ -752,7 +890,15 @@ pub fn update(
     dry_run: bool,
 ) -> Result<(u16, Value, Vec<String>), ApiError> {
     let r = &RESOURCES[res];
-    let key = (res, if r.namespaced { ns.to_owned() } else { String::new() }, name.to_owned());
+    let key = (
+        res,
+        if r.namespaced {
+            ns.to_owned()
+        } else {
+            String::new()
+        },
+        name.to_owned(),
+    );
     let mut store = shared.store.lock().expect("poisoned");
     let old = store.get(&key).cloned();
     let Some(old) = old else {
@@ -801,10 +947,21 @@ pub fn update(
             "the namespace of the provided object does not match the namespace sent on the request",
         ));
     }
-    let want_rv = obj["metadata"]["resourceVersion"].as_str().unwrap_or("").to_owned();
-    let have_rv = old["metadata"]["resourceVersion"].as_str().unwrap_or("").to_owned();
+    let want_rv = obj["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
+    let have_rv = old["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
     if !want_rv.is_empty() && want_rv != have_rv {
-        return Err(ApiError::conflict(r.group, r.plural, name, ApiError::MODIFIED));
+        return Err(ApiError::conflict(
+            r.group,
+            r.plural,
+            name,
+            ApiError::MODIFIED,
+        ));
     }
     let old_uid = old["metadata"]["uid"].clone();
     if let Some(u) = obj["metadata"]["uid"].as_str()
@@ -843,7 +1000,11 @@ pub fn update(
         }
         if r.generation {
             let gen_ = old["metadata"]["generation"].as_i64().unwrap_or(1);
-            let bumped = if obj["spec"] != old["spec"] { gen_ + 1 } else { gen_ };
+            let bumped = if obj["spec"] != old["spec"] {
+                gen_ + 1
+            } else {
+                gen_
+            };
             obj["metadata"]["generation"] = json!(bumped);
         } else if let Some(m) = obj["metadata"].as_object_mut() {
             m.remove("generation");
@@ -889,9 +1050,22 @@ pub fn delete(
 ) -> Result<(Value, Vec<String>), ApiError> {
     let r = &RESOURCES[res];
     if r.kind == "Namespace" && SYSTEM_NAMESPACES.contains(&name) {
-        return Err(ApiError::forbidden("", "namespaces", name, "this namespace may not be deleted"));
+        return Err(ApiError::forbidden(
+            "",
+            "namespaces",
+            name,
+            "this namespace may not be deleted",
+        ));
     }
-    let key = (res, if r.namespaced { ns.to_owned() } else { String::new() }, name.to_owned());
+    let key = (
+        res,
+        if r.namespaced {
+            ns.to_owned()
+        } else {
+            String::new()
+        },
+        name.to_owned(),
+    );
     let mut store = shared.store.lock().expect("poisoned");
     let old = store
         .get(&key)
@@ -919,7 +1093,9 @@ pub fn delete(
             name,
             &format!(
                 "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                old["metadata"]["resourceVersion"].as_str().unwrap_or_default()
+                old["metadata"]["resourceVersion"]
+                    .as_str()
+                    .unwrap_or_default()
             ),
         ));
     }
@@ -959,10 +1135,20 @@ pub fn delete(
 }
 
 fn selectors(query: &Query, r: &Resource) -> Result<(LabelSelector, FieldSelector), ApiError> {
-    let ls = LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or_default())
-        .map_err(ApiError::bad_request)?;
-    let fs = FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or_default())
-        .map_err(ApiError::bad_request)?;
+    let ls = LabelSelector::parse(
+        query
+            .get("labelSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(ApiError::bad_request)?;
+    let fs = FieldSelector::parse(
+        query
+            .get("fieldSelector")
+            .map(String::as_str)
+            .unwrap_or_default(),
+    )
+    .map_err(ApiError::bad_request)?;
     fs.check(r.field_selectors).map_err(ApiError::bad_request)?;
     Ok((ls, fs))
 }
@@ -976,7 +1162,9 @@ fn continue_token(rv: u64, key: &Key) -> String {
 fn parse_continue(s: &str) -> Result<(u64, String, String), ApiError> {
     use base64::Engine as _;
     let bad = |e: &str| ApiError::bad_request(format!("continue key is not valid: {e}"));
-    let raw = base64::engine::general_purpose::URL_SAFE.decode(s).map_err(|_| bad("not base64"))?;
+    let raw = base64::engine::general_purpose::URL_SAFE
+        .decode(s)
+        .map_err(|_| bad("not base64"))?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad("not JSON"))?;
     let rv = v["rv"].as_u64().ok_or_else(|| bad("no rv"))?;
     let start = v["start"].as_str().ok_or_else(|| bad("no start"))?;
@@ -996,7 +1184,11 @@ fn list_item(o: &Value) -> Value {
 fn list(shared: &Shared, t: &Target, query: &Query) -> Result<http::Response<Body>, ApiError> {
     let r = &RESOURCES[t.res];
     let (ls, fs) = selectors(query, r)?;
-    let limit: usize = query.get("limit").and_then(|l| l.parse().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
+    let limit: usize = query
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .filter(|l| *l > 0)
+        .unwrap_or(usize::MAX);
     let store = shared.store.lock().expect("poisoned");
     let mut rv = store.rv;
     let mut after: Option<(String, String)> = None;
@@ -1009,7 +1201,10 @@ fn list(shared: &Shared, t: &Target, query: &Query) -> Result<http::Response<Bod
         }
         rv = crv;
         after = Some((ns, name));
-    } else if let Some(want) = query.get("resourceVersion").filter(|v| !v.is_empty() && *v != "0") {
+    } else if let Some(want) = query
+        .get("resourceVersion")
+        .filter(|v| !v.is_empty() && *v != "0")
+    {
         let want: u64 = want
             .parse()
             .map_err(|_| ApiError::bad_request(format!("invalid resource version: {want}")))?;
@@ -1019,8 +1214,13 @@ fn list(shared: &Shared, t: &Target, query: &Query) -> Result<http::Response<Bod
                 store.rv
             )));
         }
-        if query.get("resourceVersionMatch").map(String::as_str) == Some("Exact") && want != store.rv {
-            return Err(ApiError::gone(format!("too old resource version: {want} ({})", store.rv)));
+        if query.get("resourceVersionMatch").map(String::as_str) == Some("Exact")
+            && want != store.rv
+        {
+            return Err(ApiError::gone(format!(
+                "too old resource version: {want} ({})",
+                store.rv
+            )));
         }
     }
     let mut items = Vec::new();
@@ -1073,12 +1273,17 @@ impl Filter {
 }
 
 fn event_line(typ: &str, object: &Value) -> Bytes {
-    let mut line = serde_json::to_vec(&json!({ "type": typ, "object": object })).expect("serializes");
+    let mut line =
+        serde_json::to_vec(&json!({ "type": typ, "object": object })).expect("serializes");
     line.push(b'\n');
     Bytes::from(line)
 }
 
-fn watch(shared: &Arc<Shared>, t: &Target, query: &Query) -> Result<http::Response<Body>, ApiError> {
+fn watch(
+    shared: &Arc<Shared>,
+    t: &Target,
+    query: &Query,
+) -> Result<http::Response<Body>, ApiError> {
     let r = &RESOURCES[t.res];
     let (ls, fs) = selectors(query, r)?;
     let filter = Filter {
@@ -1087,9 +1292,17 @@ fn watch(shared: &Arc<Shared>, t: &Target, query: &Query) -> Result<http::Respon
         ls,
         fs,
     };
-    let bookmarks = matches!(query.get("allowWatchBookmarks").map(String::as_str), Some("true" | "1"));
-    let initial_events = matches!(query.get("sendInitialEvents").map(String::as_str), Some("true" | "1"));
-    if initial_events && query.get("resourceVersionMatch").map(String::as_str) != Some("NotOlderThan") {
+    let bookmarks = matches!(
+        query.get("allowWatchBookmarks").map(String::as_str),
+        Some("true" | "1")
+    );
+    let initial_events = matches!(
+        query.get("sendInitialEvents").map(String::as_str),
+        Some("true" | "1")
+    );
+    if initial_events
+        && query.get("resourceVersionMatch").map(String::as_str) != Some("NotOlderThan")
+    {
         return Err(ApiError::invalid(
             "meta.k8s.io",
             "ListOptions",
@@ -1130,11 +1343,15 @@ fn watch(shared: &Arc<Shared>, t: &Target, query: &Query) -> Result<http::Respon
                 ));
             }
         } else {
-            let want: u64 = rv_param
-                .parse()
-                .map_err(|_| ApiError::bad_request(format!("invalid resource version: {rv_param}")))?;
+            let want: u64 = rv_param.parse().map_err(|_| {
+                ApiError::bad_request(format!("invalid resource version: {rv_param}"))
+            })?;
             if want < store.oldest {
-                let status = ApiError::gone(format!("too old resource version: {want} ({})", store.oldest)).to_status();
+                let status = ApiError::gone(format!(
+                    "too old resource version: {want} ({})",
+                    store.oldest
+                ))
+                .to_status();
                 initial.push(event_line("ERROR", &status));
                 let _ = tx.try_send(initial.remove(0));
                 drop(tx);
@@ -1160,7 +1377,9 @@ fn watch(shared: &Arc<Shared>, t: &Target, query: &Query) -> Result<http::Respon
         let deadline = start + timeout;
         let next_bookmark = |now: tokio::time::Instant| {
             let beat = now + bookmark_every;
-            let pre = deadline.checked_sub(Duration::from_secs(2)).unwrap_or(deadline);
+            let pre = deadline
+                .checked_sub(Duration::from_secs(2))
+                .unwrap_or(deadline);
             if pre > now && pre < beat { pre } else { beat }
         };
         let mut bookmark_at = next_bookmark(start);
@@ -1173,7 +1392,8 @@ fn watch(shared: &Arc<Shared>, t: &Target, query: &Query) -> Result<http::Respon
                 } else {
                     let mut lines = Vec::new();
                     for e in store.events.iter().filter(|e| e.rv > last) {
-                        let now_match = e.typ != EventType::Deleted && filter.matches(&e.key, &e.object);
+                        let now_match =
+                            e.typ != EventType::Deleted && filter.matches(&e.key, &e.object);
                         let was_match = e.prev.as_ref().is_some_and(|p| filter.matches(&e.key, p));
                         let typ = match (e.typ, was_match, now_match) {
                             (EventType::Deleted, true, _) => Some("DELETED"),
@@ -1191,7 +1411,8 @@ fn watch(shared: &Arc<Shared>, t: &Target, query: &Query) -> Result<http::Respon
                 }
             };
             if let Some(oldest) = gone {
-                let status = ApiError::gone(format!("too old resource version: {last} ({oldest})")).to_status();
+                let status = ApiError::gone(format!("too old resource version: {last} ({oldest})"))
+                    .to_status();
                 let _ = tx.send(event_line("ERROR", &status)).await;
                 return;
             }

@@ -90,7 +90,11 @@ impl std::fmt::Debug for Authenticator {
 
 impl Authenticator {
     /// With the client CA (DER) and the passwd users' passwords.
-    pub fn new(client_ca_der: &[u8], node_password: String, server_password: String) -> Result<Self, String> {
+    pub fn new(
+        client_ca_der: &[u8],
+        node_password: String,
+        server_password: String,
+    ) -> Result<Self, String> {
         let mut roots = rustls::RootCertStore::empty();
         roots
             .add(CertificateDer::from(client_ca_der.to_vec()))
@@ -125,9 +129,7 @@ impl Authenticator {
         now_unix: i64,
     ) -> Authn {
         let mut errors = Vec::new();
-        if basic
-            && let Some(creds) = authorization.and_then(|a| a.strip_prefix("Basic "))
-        {
+        if basic && let Some(creds) = authorization.and_then(|a| a.strip_prefix("Basic ")) {
             match self.basic(creds.trim()) {
                 Ok(u) => return Authn::User(u),
                 Err(e) => errors.push(e),
@@ -171,11 +173,16 @@ impl Authenticator {
         }
     }
 
-    fn x509(&self, leaf: &CertificateDer<'static>, rest: &[CertificateDer<'static>]) -> Result<User, String> {
+    fn x509(
+        &self,
+        leaf: &CertificateDer<'static>,
+        rest: &[CertificateDer<'static>],
+    ) -> Result<User, String> {
         self.verifier
             .verify_client_cert(leaf, rest, UnixTime::now())
             .map_err(|e| format!("verifying certificate: {e}"))?;
-        let (_, cert) = x509_parser::parse_x509_certificate(leaf).map_err(|e| format!("parsing certificate: {e}"))?;
+        let (_, cert) = x509_parser::parse_x509_certificate(leaf)
+            .map_err(|e| format!("parsing certificate: {e}"))?;
         let subject = cert.subject();
         let cn = subject
             .iter_common_name()
@@ -204,9 +211,15 @@ fn data_str(secret: &Value, key: &str) -> Option<String> {
 fn bootstrap_token(token: &str, store: &Store, now_unix: i64) -> Result<User, String> {
     let invalid = || "invalid bearer token".to_owned();
     let bt = super::token::BootstrapToken::parse(token).ok_or_else(invalid)?;
-    let key = (SECRETS, "kube-system".to_owned(), format!("bootstrap-token-{}", bt.id));
+    let key = (
+        SECRETS,
+        "kube-system".to_owned(),
+        format!("bootstrap-token-{}", bt.id),
+    );
     let secret = store.get(&key).ok_or_else(invalid)?;
-    if secret["type"].as_str() != Some("bootstrap.kubernetes.io/token") || !secret["data"].is_object() {
+    if secret["type"].as_str() != Some("bootstrap.kubernetes.io/token")
+        || !secret["data"].is_object()
+    {
         return Err(invalid());
     }
     let ts = data_str(secret, "token-secret").unwrap_or_default();
@@ -225,10 +238,14 @@ fn bootstrap_token(token: &str, store: &Store, now_unix: i64) -> Result<User, St
     let mut groups = vec!["system:bootstrappers".to_owned()];
     if let Some(extra) = data_str(secret, "auth-extra-groups") {
         for g in extra.split(',').map(str::trim).filter(|g| !g.is_empty()) {
-            let tail = g.strip_prefix("system:bootstrappers:").ok_or_else(invalid)?;
+            let tail = g
+                .strip_prefix("system:bootstrappers:")
+                .ok_or_else(invalid)?;
             let ok = !tail.is_empty()
                 && tail.len() <= 256
-                && tail.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b':' || b == b'-')
+                && tail.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b':' || b == b'-'
+                })
                 && tail.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
             if !ok {
                 return Err(invalid());
@@ -242,7 +259,9 @@ fn bootstrap_token(token: &str, store: &Store, now_unix: i64) -> Result<User, St
 
 /// `bootstrapsecretutil.HasExpired`: no `expiration` = never; unparseable = expired.
 pub fn expired(secret: &Value, now_unix: i64) -> bool {
-    let Some(exp) = data_str(secret, "expiration") else { return false };
+    let Some(exp) = data_str(secret, "expiration") else {
+        return false;
+    };
     if exp.is_empty() {
         return false;
     }

@@ -73,17 +73,27 @@ fn node_lifecycle(shared: &Shared, health: &mut Health, grace: Duration) {
                 .as_array()
                 .and_then(|c| c.iter().find(|c| c["type"] == "Ready"))
                 .cloned();
-            let beat = ready.as_ref().map(|r| r["lastHeartbeatTime"].clone()).unwrap_or(Value::Null);
+            let beat = ready
+                .as_ref()
+                .map(|r| r["lastHeartbeatTime"].clone())
+                .unwrap_or(Value::Null);
             let lease = store
                 .get(&(LEASES, "kube-node-lease".into(), name.clone()))
                 .map(|l| l["spec"]["renewTime"].clone())
                 .unwrap_or(Value::Null);
-            let entry = health.seen.entry(name.clone()).or_insert((beat.clone(), lease.clone(), now));
+            let entry =
+                health
+                    .seen
+                    .entry(name.clone())
+                    .or_insert((beat.clone(), lease.clone(), now));
             if entry.0 != beat || entry.1 != lease {
                 *entry = (beat, lease, now);
             }
             let silent = now.duration_since(entry.2) >= grace;
-            let status = ready.as_ref().and_then(|r| r["status"].as_str()).unwrap_or("");
+            let status = ready
+                .as_ref()
+                .and_then(|r| r["status"].as_str())
+                .unwrap_or("");
             if silent && status != "Unknown" {
                 stale.push((name, ready.is_some()));
             }
@@ -95,7 +105,10 @@ fn node_lifecycle(shared: &Shared, health: &mut Health, grace: Duration) {
         let (reason, message) = if ever {
             ("NodeStatusUnknown", "Kubelet stopped posting node status.")
         } else {
-            ("NodeStatusNeverUpdated", "Kubelet never posted node status.")
+            (
+                "NodeStatusNeverUpdated",
+                "Kubelet never posted node status.",
+            )
         };
         let mut node = {
             let store = shared.store.lock().expect("poisoned");
@@ -104,12 +117,17 @@ fn node_lifecycle(shared: &Shared, health: &mut Health, grace: Duration) {
                 None => continue,
             }
         };
-        let mut conds = node["status"]["conditions"].as_array().cloned().unwrap_or_default();
+        let mut conds = node["status"]["conditions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         if conds.iter().all(|c| c["type"] != "Ready") {
             conds.push(json!({ "type": "Ready", "lastHeartbeatTime": null }));
         }
         for c in &mut conds {
-            if ["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"].contains(&c["type"].as_str().unwrap_or("")) {
+            if ["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"]
+                .contains(&c["type"].as_str().unwrap_or(""))
+            {
                 c["status"] = json!("Unknown");
                 c["reason"] = json!(reason);
                 c["message"] = json!(message);
@@ -117,7 +135,16 @@ fn node_lifecycle(shared: &Shared, health: &mut Health, grace: Duration) {
             }
         }
         node["status"]["conditions"] = Value::Array(conds);
-        match api::update(shared, &controller_user(), NODES, "", &name, "status", api::Change::Replace(node), false) {
+        match api::update(
+            shared,
+            &controller_user(),
+            NODES,
+            "",
+            &name,
+            "status",
+            api::Change::Replace(node),
+            false,
+        ) {
             Ok(_) => tracing::info!(node = %name, reason, "node condition Ready set to Unknown"),
             Err(e) => tracing::warn!(node = %name, error = %e, "cannot mark node Unknown"),
         }
@@ -130,16 +157,28 @@ fn token_cleaner(shared: &Shared) {
         let store = shared.store.lock().expect("poisoned");
         store
             .list(SECRETS, Some("kube-system"))
-            .filter(|(_, s)| s["type"] == "bootstrap.kubernetes.io/token" && super::auth::expired(s, now))
+            .filter(|(_, s)| {
+                s["type"] == "bootstrap.kubernetes.io/token" && super::auth::expired(s, now)
+            })
             .map(|(k, s)| (k.2.clone(), s["metadata"]["uid"].clone()))
             .collect()
     };
     for (name, uid) in expired {
         let pre = json!({ "uid": uid });
-        match api::delete(shared, &controller_user(), SECRETS, "kube-system", &name, &pre, false) {
+        match api::delete(
+            shared,
+            &controller_user(),
+            SECRETS,
+            "kube-system",
+            &name,
+            &pre,
+            false,
+        ) {
             Ok(_) => tracing::info!(secret = %name, "deleted expired bootstrap token"),
             Err(e) if e.code == 404 || e.code == 409 => {}
-            Err(e) => tracing::warn!(secret = %name, error = %e, "cannot delete expired bootstrap token"),
+            Err(e) => {
+                tracing::warn!(secret = %name, error = %e, "cannot delete expired bootstrap token")
+            }
         }
     }
 }
@@ -150,18 +189,30 @@ fn node_password_owners(shared: &Shared) {
         store
             .list(NODES, None)
             .filter_map(|(k, node)| {
-                let s = store.get(&(SECRETS, "kube-system".into(), super::join::secret_name(&k.2)))?;
+                let s = store.get(&(
+                    SECRETS,
+                    "kube-system".into(),
+                    super::join::secret_name(&k.2),
+                ))?;
                 let uid = node["metadata"]["uid"].clone();
                 let has = s["metadata"]["ownerReferences"]
                     .as_array()
-                    .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid && r["kind"] == "Node"));
+                    .is_some_and(|refs| {
+                        refs.iter().any(|r| r["uid"] == uid && r["kind"] == "Node")
+                    });
                 (!has).then(|| (s.as_ref().clone(), node.as_ref().clone()))
             })
             .collect()
     };
     for (mut secret, node) in todo {
-        let name = secret["metadata"]["name"].as_str().unwrap_or_default().to_owned();
-        let mut refs = secret["metadata"]["ownerReferences"].as_array().cloned().unwrap_or_default();
+        let name = secret["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let mut refs = secret["metadata"]["ownerReferences"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         refs.push(json!({
             "apiVersion": "v1",
             "kind": "Node",
@@ -169,8 +220,19 @@ fn node_password_owners(shared: &Shared) {
             "uid": node["metadata"]["uid"],
         }));
         secret["metadata"]["ownerReferences"] = Value::Array(refs);
-        match api::update(shared, &controller_user(), SECRETS, "kube-system", &name, "", api::Change::Replace(secret), false) {
-            Ok(_) => tracing::info!(secret = %name, "added node OwnerReference to node-password secret"),
+        match api::update(
+            shared,
+            &controller_user(),
+            SECRETS,
+            "kube-system",
+            &name,
+            "",
+            api::Change::Replace(secret),
+            false,
+        ) {
+            Ok(_) => {
+                tracing::info!(secret = %name, "added node OwnerReference to node-password secret")
+            }
             Err(e) if e.code == 409 || e.code == 404 => {}
             Err(e) => tracing::warn!(secret = %name, error = %e, "cannot add node OwnerReference"),
         }
@@ -191,21 +253,32 @@ fn garbage_collect(shared: &Shared) {
             .filter_map(|(k, o)| {
                 let refs = o["metadata"]["ownerReferences"].as_array()?;
                 let modelled = |r: &Value| {
-                    RESOURCES
-                        .iter()
-                        .any(|res| r["kind"] == res.kind && r["apiVersion"].as_str() == Some(res.api_version().as_str()))
+                    RESOURCES.iter().any(|res| {
+                        r["kind"] == res.kind
+                            && r["apiVersion"].as_str() == Some(res.api_version().as_str())
+                    })
                 };
                 let all_gone = !refs.is_empty()
-                    && refs
-                        .iter()
-                        .all(|r| modelled(r) && !r["uid"].as_str().is_some_and(|u| uids.contains(u)));
+                    && refs.iter().all(|r| {
+                        modelled(r) && !r["uid"].as_str().is_some_and(|u| uids.contains(u))
+                    });
                 all_gone.then(|| (k.0, k.1.clone(), k.2.clone(), o["metadata"]["uid"].clone()))
             })
             .collect()
     };
     for (res, ns, name, uid) in doomed {
-        match api::delete(shared, &controller_user(), res, &ns, &name, &json!({ "uid": uid }), false) {
-            Ok(_) => tracing::info!(resource = RESOURCES[res].plural, namespace = %ns, name = %name, "garbage-collected: owner gone"),
+        match api::delete(
+            shared,
+            &controller_user(),
+            res,
+            &ns,
+            &name,
+            &json!({ "uid": uid }),
+            false,
+        ) {
+            Ok(_) => {
+                tracing::info!(resource = RESOURCES[res].plural, namespace = %ns, name = %name, "garbage-collected: owner gone")
+            }
             Err(e) if e.code == 404 || e.code == 409 => {}
             Err(e) => tracing::warn!(name = %name, error = %e, "garbage collection failed"),
         }
@@ -213,10 +286,14 @@ fn garbage_collect(shared: &Shared) {
 }
 
 fn orphan_node_passwords(shared: &Shared) {
-    let cutoff = jiff::Timestamp::now().as_second() - shared.config.orphan_secret_age.as_secs() as i64;
+    let cutoff =
+        jiff::Timestamp::now().as_second() - shared.config.orphan_secret_age.as_secs() as i64;
     let doomed: Vec<(String, Value)> = {
         let store = shared.store.lock().expect("poisoned");
-        let nodes: Vec<String> = api::node_names(&store).iter().map(|n| super::join::secret_name(n)).collect();
+        let nodes: Vec<String> = api::node_names(&store)
+            .iter()
+            .map(|n| super::join::secret_name(n))
+            .collect();
         store
             .list(SECRETS, Some("kube-system"))
             .filter(|(k, s)| {
@@ -231,7 +308,17 @@ fn orphan_node_passwords(shared: &Shared) {
             .collect()
     };
     for (name, uid) in doomed {
-        if api::delete(shared, &controller_user(), SECRETS, "kube-system", &name, &json!({ "uid": uid }), false).is_ok() {
+        if api::delete(
+            shared,
+            &controller_user(),
+            SECRETS,
+            "kube-system",
+            &name,
+            &json!({ "uid": uid }),
+            false,
+        )
+        .is_ok()
+        {
             tracing::warn!(secret = %name, "deleted orphaned node-password secret");
         }
     }

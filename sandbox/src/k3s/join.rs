@@ -80,8 +80,10 @@ fn k3s_error(code: u16, message: &str) -> http::Response<Body> {
         _ => ApiError::internal(message),
     };
     let mut resp = status_response(&err);
-    resp.headers_mut()
-        .insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+    resp.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
     resp
 }
 
@@ -108,13 +110,20 @@ pub async fn handle(
         }
         Authn::Anonymous => return k3s_error(403, "forbidden"),
     };
-    let roles = ["k3s:agent", "k3s:server", "system:nodes", "system:bootstrappers"];
+    let roles = [
+        "k3s:agent",
+        "k3s:server",
+        "system:nodes",
+        "system:bootstrappers",
+    ];
     if !roles.iter().any(|r| user.in_group(r)) {
         return k3s_error(403, "forbidden");
     }
     let sub = path.trim_start_matches("/v1-k3s/");
     if UNMODELLED.contains(&sub) {
-        return status_response(&ApiError::no_route(format!("daas-k3s does not model /v1-k3s/{sub}")));
+        return status_response(&ApiError::no_route(format!(
+            "daas-k3s does not model /v1-k3s/{sub}"
+        )));
     }
     let pki = &shared.pki;
     match sub {
@@ -130,14 +139,25 @@ pub async fn handle(
             let csr = (method == http::Method::POST && !body.is_empty()).then_some(&body[..]);
             let (ca_pem, shared_key, result) = if sub == "serving-kubelet.crt" {
                 let mut ips: Vec<IpAddr> = Vec::new();
-                for ip in header(headers, "k3s-Node-IP").split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                for ip in header(headers, "k3s-Node-IP")
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                {
                     match ip.parse() {
                         Ok(ip) => ips.push(ip),
                         Err(_) => return k3s_error(500, &format!("invalid node IP address {ip}")),
                     }
                 }
-                let key = csr.map_or(SubjectKey::Shared(&pki.serving_kubelet_key), SubjectKey::Csr);
-                (&pki.server_ca.pem, &pki.serving_kubelet_key, pki.sign_serving_kubelet(&node, &ips, key))
+                let key = csr.map_or(
+                    SubjectKey::Shared(&pki.serving_kubelet_key),
+                    SubjectKey::Csr,
+                );
+                (
+                    &pki.server_ca.pem,
+                    &pki.serving_kubelet_key,
+                    pki.sign_serving_kubelet(&node, &ips, key),
+                )
             } else {
                 let key = csr.map_or(SubjectKey::Shared(&pki.client_kubelet_key), SubjectKey::Csr);
                 (
@@ -165,7 +185,9 @@ pub async fn handle(
         "apiservers" => json_response(200, &json!([shared.advertise.to_string()])),
         "config" => json_response(200, &agent_config(shared)),
         "readyz" => text_response(200, b"ok".to_vec()),
-        _ => status_response(&ApiError::no_route(format!("daas-k3s does not serve {path}"))),
+        _ => status_response(&ApiError::no_route(format!(
+            "daas-k3s does not serve {path}"
+        ))),
     }
 }
 
@@ -177,7 +199,10 @@ fn cert_and_key(ck: &super::pki::CertKey, ca: &str) -> http::Response<Body> {
 }
 
 fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> &'a str {
-    headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 /// The part of k3s's `config.Control` (Go field names, as k3s encodes it) that a k3s agent
@@ -204,7 +229,11 @@ fn agent_config(shared: &Shared) -> Value {
 }
 
 /// `GetNodeAuthValidator`: the node name, or (HTTP code, message).
-async fn node_auth(shared: &Arc<Shared>, user: &User, headers: &http::HeaderMap) -> Result<String, (u16, String)> {
+async fn node_auth(
+    shared: &Arc<Shared>,
+    user: &User,
+    headers: &http::HeaderMap,
+) -> Result<String, (u16, String)> {
     let name = header(headers, "k3s-Node-Name").to_lowercase();
     if name.is_empty() {
         return Err((400, "node name not set".into()));
@@ -222,7 +251,10 @@ async fn node_auth(shared: &Arc<Shared>, user: &User, headers: &http::HeaderMap)
             store.get(&(NODES, String::new(), name.clone())).is_some()
         };
         if !exists {
-            return Err((401, format!("unable to verify node identity: nodes \"{name}\" not found")));
+            return Err((
+                401,
+                format!("unable to verify node identity: nodes \"{name}\" not found"),
+            ));
         }
     }
     match ensure_node_password(shared, &name, &password).await {
@@ -254,7 +286,11 @@ pub fn secret_name(node: &str) -> String {
 /// `nodePasswordController.ensure`: verify the Secret if it exists; else create it
 /// (immutable, type `k3s.cattle.io/node-password`, data `hash`); on AlreadyExists verify
 /// again.
-pub async fn ensure_node_password(shared: &Arc<Shared>, node: &str, password: &str) -> Result<(), EnsureError> {
+pub async fn ensure_node_password(
+    shared: &Arc<Shared>,
+    node: &str,
+    password: &str,
+) -> Result<(), EnsureError> {
     let key = (SECRETS, "kube-system".to_owned(), secret_name(node));
     let stored = {
         let store = shared.store.lock().expect("poisoned");
@@ -294,7 +330,8 @@ pub async fn ensure_node_password(shared: &Arc<Shared>, node: &str, password: &s
 
 async fn verify(secret: &Value, node: &str, password: &str) -> Result<(), EnsureError> {
     use base64::Engine as _;
-    let err = |e: String| EnsureError::Verify(format!("unable to verify password for node {node}: {e}"));
+    let err =
+        |e: String| EnsureError::Verify(format!("unable to verify password for node {node}: {e}"));
     let Some(hash) = secret["data"]["hash"]
         .as_str()
         .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())

@@ -62,7 +62,8 @@ pub fn create_hash(password: &str) -> String {
 
 /// Hashes `password` with the given salt (tests and vectors).
 pub fn create_hash_with_salt(password: &str, salt: &[u8]) -> String {
-    let key = derive(password.as_bytes(), salt, LOG_N, R, P, KEY_LEN).expect("k3s's parameters are valid");
+    let key = derive(password.as_bytes(), salt, LOG_N, R, P, KEY_LEN)
+        .expect("k3s's parameters are valid");
     format!(
         "${VERSION}:{}:{LOG_N}:{R}:{P}:{}",
         hex::encode(salt),
@@ -111,7 +112,8 @@ fn parse(hash: &str) -> Result<Parsed, HashError> {
         return Err(HashError::Version(version));
     }
     let salt = hex::decode(fields[1]).map_err(|_| HashError::Malformed("salt is not hex"))?;
-    let num = |s: &str, what: &'static str| s.parse::<u64>().map_err(|_| HashError::Malformed(what));
+    let num =
+        |s: &str, what: &'static str| s.parse::<u64>().map_err(|_| HashError::Malformed(what));
     let (log_n, r, p) = (
         num(fields[2], "N is not a number")?,
         num(fields[3], "r is not a number")?,
@@ -136,7 +138,14 @@ fn parse(hash: &str) -> Result<Parsed, HashError> {
     })
 }
 
-fn derive(password: &[u8], salt: &[u8], log_n: u8, r: u32, p: u32, len: usize) -> Result<Vec<u8>, HashError> {
+fn derive(
+    password: &[u8],
+    salt: &[u8],
+    log_n: u8,
+    r: u32,
+    p: u32,
+    len: usize,
+) -> Result<Vec<u8>, HashError> {
     let bad = HashError::Params {
         log_n: log_n.into(),
         r: r.into(),
@@ -163,7 +172,10 @@ mod tests {
         let salt = hex::decode("0011223344556677").unwrap();
         assert_eq!(create_hash_with_salt(PASSWORD, &salt), VECTOR);
         assert_eq!(verify_hash(VECTOR, PASSWORD), Ok(()));
-        assert_eq!(verify_hash(VECTOR, "0123456789abcdef0123456789abcdee"), Err(HashError::Mismatch));
+        assert_eq!(
+            verify_hash(VECTOR, "0123456789abcdef0123456789abcdee"),
+            Err(HashError::Mismatch)
+        );
     }
 
     #[test]
@@ -190,12 +202,33 @@ mod tests {
 
     #[test]
     fn parse_errors_name_the_problem() {
-        assert_eq!(verify_hash("1:00:15:8:1:AA", "x"), Err(HashError::Malformed("it does not start with '$'")));
-        assert_eq!(verify_hash("$1:00:15:8:1", "x"), Err(HashError::Malformed("expected 6 ':'-separated fields")));
-        assert_eq!(verify_hash("$2:00:15:8:1:AA", "x"), Err(HashError::Version(2)));
-        assert_eq!(verify_hash("$1:zz:15:8:1:AA", "x"), Err(HashError::Malformed("salt is not hex")));
-        assert_eq!(verify_hash("$1:00:15:8:1:A=", "x"), Err(HashError::Malformed("key is not unpadded standard base64")));
-        assert!(matches!(verify_hash("$1:00:40:8:1:AAAA", "x"), Err(HashError::Params { .. })));
-        assert_eq!(HashError::Version(2).to_string(), "hash version 2 does not match package version 1");
+        assert_eq!(
+            verify_hash("1:00:15:8:1:AA", "x"),
+            Err(HashError::Malformed("it does not start with '$'"))
+        );
+        assert_eq!(
+            verify_hash("$1:00:15:8:1", "x"),
+            Err(HashError::Malformed("expected 6 ':'-separated fields"))
+        );
+        assert_eq!(
+            verify_hash("$2:00:15:8:1:AA", "x"),
+            Err(HashError::Version(2))
+        );
+        assert_eq!(
+            verify_hash("$1:zz:15:8:1:AA", "x"),
+            Err(HashError::Malformed("salt is not hex"))
+        );
+        assert_eq!(
+            verify_hash("$1:00:15:8:1:A=", "x"),
+            Err(HashError::Malformed("key is not unpadded standard base64"))
+        );
+        assert!(matches!(
+            verify_hash("$1:00:40:8:1:AAAA", "x"),
+            Err(HashError::Params { .. })
+        ));
+        assert_eq!(
+            HashError::Version(2).to_string(),
+            "hash version 2 does not match package version 1"
+        );
     }
 }

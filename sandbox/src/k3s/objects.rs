@@ -73,7 +73,9 @@ pub enum StoreError {
         source: std::io::Error,
     },
     /// The snapshot is not what this stand-in writes.
-    #[error("{path}: {message}: restore it from a backup or delete DATA_DIR/server/db to start empty")]
+    #[error(
+        "{path}: {message}: restore it from a backup or delete DATA_DIR/server/db to start empty"
+    )]
     Corrupt {
         /// The file.
         path: PathBuf,
@@ -124,7 +126,11 @@ fn key_from_json(v: &Value) -> Option<Key> {
     let a = v.as_array()?;
     let id = a.first()?.as_str()?;
     let idx = RESOURCES.iter().position(|r| r.id() == id)?;
-    Some((idx, a.get(1)?.as_str()?.to_owned(), a.get(2)?.as_str()?.to_owned()))
+    Some((
+        idx,
+        a.get(1)?.as_str()?.to_owned(),
+        a.get(2)?.as_str()?.to_owned(),
+    ))
 }
 
 impl Store {
@@ -152,9 +158,13 @@ impl Store {
                     path: snap_path.clone(),
                     message: m.to_owned(),
                 };
-                let v: Value = serde_json::from_slice(&bytes).map_err(|e| corrupt(&e.to_string()))?;
+                let v: Value =
+                    serde_json::from_slice(&bytes).map_err(|e| corrupt(&e.to_string()))?;
                 store.rv = v["rv"].as_u64().ok_or_else(|| corrupt("no rv"))?;
-                for item in v["objects"].as_array().ok_or_else(|| corrupt("no objects"))? {
+                for item in v["objects"]
+                    .as_array()
+                    .ok_or_else(|| corrupt("no objects"))?
+                {
                     let key = key_from_json(&item["k"]).ok_or_else(|| corrupt("bad key"))?;
                     store.objects.insert(key, Arc::new(item["o"].clone()));
                 }
@@ -169,7 +179,9 @@ impl Store {
                     let line = line.map_err(|e| io(&log_path, e))?;
                     // A torn last line (a crash mid-write) is dropped; its write was never
                     // acknowledged.
-                    let Ok(v) = serde_json::from_str::<Value>(&line) else { break };
+                    let Ok(v) = serde_json::from_str::<Value>(&line) else {
+                        break;
+                    };
                     let (Some(rv), Some(key)) = (v["rv"].as_u64(), key_from_json(&v["k"])) else {
                         break;
                     };
@@ -195,13 +207,16 @@ impl Store {
 
     /// Writes a snapshot of the current state and starts a new, empty log.
     fn compact(&mut self) -> Result<(), StoreError> {
-        let Some(dir) = self.dir.clone() else { return Ok(()) };
+        let Some(dir) = self.dir.clone() else {
+            return Ok(());
+        };
         let objects: Vec<Value> = self
             .objects
             .iter()
             .map(|(k, o)| json!({ "k": key_json(k), "o": o.as_ref() }))
             .collect();
-        let snap = serde_json::to_vec(&json!({ "rv": self.rv, "objects": objects })).expect("serializes");
+        let snap =
+            serde_json::to_vec(&json!({ "rv": self.rv, "objects": objects })).expect("serializes");
         let snap_path = dir.join("snapshot.json");
         super::pki::write_file(&snap_path, &snap, 0o600).map_err(|e| io(&snap_path, e))?;
         let log_path = dir.join("log.jsonl");
@@ -223,7 +238,8 @@ impl Store {
 
     fn persist(&mut self, key: &Key, obj: Option<&Value>) {
         let Some(log) = &mut self.log else { return };
-        let line = serde_json::to_string(&json!({ "rv": self.rv, "k": key_json(key), "o": obj })).expect("serializes");
+        let line = serde_json::to_string(&json!({ "rv": self.rv, "k": key_json(key), "o": obj }))
+            .expect("serializes");
         // Written and synced before the API answers: a restarted server has every write a
         // client saw succeed.
         if let Err(e) = writeln!(log.file, "{line}").and_then(|()| log.file.sync_data()) {
@@ -275,7 +291,12 @@ impl Store {
         self.persist(key, None);
         let mut last = prev.as_ref().clone();
         last["metadata"]["resourceVersion"] = json!(self.rv.to_string());
-        self.record(EventType::Deleted, key.clone(), Arc::new(last), Some(prev.clone()));
+        self.record(
+            EventType::Deleted,
+            key.clone(),
+            Arc::new(last),
+            Some(prev.clone()),
+        );
         Some(prev)
     }
 
@@ -312,14 +333,24 @@ mod tests {
         {
             let mut s = Store::open(&db).unwrap();
             s.put(key.clone(), json!({"metadata": {"name": "a"}}));
-            s.put((2, "kube-system".into(), "b".into()), json!({"metadata": {"name": "b"}}));
+            s.put(
+                (2, "kube-system".into(), "b".into()),
+                json!({"metadata": {"name": "b"}}),
+            );
             s.remove(&(2, "kube-system".into(), "b".into()));
             assert_eq!(s.rv, 4);
         }
-        let mode = fs::metadata(db.join("log.jsonl")).unwrap().permissions().mode() & 0o777;
+        let mode = fs::metadata(db.join("log.jsonl"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         // A torn last line is ignored.
-        let mut f = OpenOptions::new().append(true).open(db.join("log.jsonl")).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(db.join("log.jsonl"))
+            .unwrap();
         f.write_all(b"{\"rv\":9,\"k\":[").unwrap();
         drop(f);
         let s = Store::open(&db).unwrap();
@@ -327,7 +358,11 @@ mod tests {
         assert_eq!(s.get(&key).unwrap()["metadata"]["resourceVersion"], "2");
         assert!(s.get(&(2, "kube-system".into(), "b".into())).is_none());
         assert_eq!(s.oldest, 4, "watches cannot go back before a restart");
-        let mode = fs::metadata(db.join("snapshot.json")).unwrap().permissions().mode() & 0o777;
+        let mode = fs::metadata(db.join("snapshot.json"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
     }
 }

@@ -17,8 +17,8 @@ use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
-    KeyPair, KeyUsagePurpose, PublicKeyData, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, PublicKeyData, SanType,
 };
 
 /// A PKI failure, naming the file.
@@ -122,16 +122,27 @@ impl Pki {
             .unwrap_or(0);
         let server_ca = load_or_create_ca(dir, "server-ca", &format!("k3s-server-ca@{now}"))?;
         let client_ca = load_or_create_ca(dir, "client-ca", &format!("k3s-client-ca@{now}"))?;
-        let serving = load_or_issue(dir, "serving-kube-apiserver", &server_ca, Some(sans), || LeafSpec {
-            cn: "k3s".into(),
-            orgs: vec!["k3s".into()],
-            sans: sans.to_vec(),
-            server: true,
+        let serving = load_or_issue(
+            dir,
+            "serving-kube-apiserver",
+            &server_ca,
+            Some(sans),
+            || LeafSpec {
+                cn: "k3s".into(),
+                orgs: vec!["k3s".into()],
+                sans: sans.to_vec(),
+                server: true,
+            },
+        )?;
+        let admin = load_or_issue(dir, "client-admin", &client_ca, None, || {
+            LeafSpec::client("system:admin", &["system:masters"])
         })?;
-        let admin = load_or_issue(dir, "client-admin", &client_ca, None, || LeafSpec::client("system:admin", &["system:masters"]))?;
-        let kube_proxy = load_or_issue(dir, "client-kube-proxy", &client_ca, None, || LeafSpec::client("system:kube-proxy", &[]))?;
-        let k3s_controller =
-            load_or_issue(dir, "client-k3s-controller", &client_ca, None, || LeafSpec::client("system:k3s-controller", &[]))?;
+        let kube_proxy = load_or_issue(dir, "client-kube-proxy", &client_ca, None, || {
+            LeafSpec::client("system:kube-proxy", &[])
+        })?;
+        let k3s_controller = load_or_issue(dir, "client-k3s-controller", &client_ca, None, || {
+            LeafSpec::client("system:k3s-controller", &[])
+        })?;
         let client_kubelet_key = load_or_create_key(dir, "client-kubelet")?;
         let serving_kubelet_key = load_or_create_key(dir, "serving-kubelet")?;
         Ok(Self {
@@ -149,8 +160,17 @@ impl Pki {
     /// A kubelet serving certificate, as `ServingKubeletCert` makes it: CN and DNS SAN the
     /// node name plus `localhost`, IP SANs 127.0.0.1 plus the node's IPs, server auth,
     /// signed by the server CA.
-    pub fn sign_serving_kubelet(&self, node: &str, ips: &[IpAddr], key: SubjectKey<'_>) -> Result<String, PkiError> {
-        let mut sans = vec![node.to_owned(), "localhost".to_owned(), "127.0.0.1".to_owned()];
+    pub fn sign_serving_kubelet(
+        &self,
+        node: &str,
+        ips: &[IpAddr],
+        key: SubjectKey<'_>,
+    ) -> Result<String, PkiError> {
+        let mut sans = vec![
+            node.to_owned(),
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+        ];
         sans.extend(ips.iter().map(|ip| ip.to_string()));
         sign(
             &self.server_ca,
@@ -165,7 +185,12 @@ impl Pki {
     }
 
     /// A client certificate signed by the client CA (`ClientKubeletCert` and friends).
-    pub fn sign_client(&self, cn: &str, orgs: &[&str], key: SubjectKey<'_>) -> Result<String, PkiError> {
+    pub fn sign_client(
+        &self,
+        cn: &str,
+        orgs: &[&str],
+        key: SubjectKey<'_>,
+    ) -> Result<String, PkiError> {
         sign(&self.client_ca, &LeafSpec::client(cn, orgs), key)
     }
 }
@@ -208,7 +233,10 @@ impl LeafSpec {
         }
         dn.push(DnType::CommonName, self.cn.as_str());
         p.distinguished_name = dn;
-        p.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        p.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
         p.extended_key_usages = vec![if self.server {
             ExtendedKeyUsagePurpose::ServerAuth
         } else {
@@ -242,8 +270,11 @@ fn sign(ca: &Ca, spec: &LeafSpec, key: SubjectKey<'_>) -> Result<String, PkiErro
             params.signed_by(&key, &ca.issuer).map_err(build)?
         }
         SubjectKey::Csr(der) => {
-            let csr = rcgen::CertificateSigningRequestParams::from_der(&der.to_vec().into()).map_err(build)?;
-            params.signed_by(&csr.public_key, &ca.issuer).map_err(build)?
+            let csr = rcgen::CertificateSigningRequestParams::from_der(&der.to_vec().into())
+                .map_err(build)?;
+            params
+                .signed_by(&csr.public_key, &ca.issuer)
+                .map_err(build)?
         }
     };
     Ok(cert.pem())
@@ -260,7 +291,9 @@ fn io(path: &Path, source: std::io::Error) -> PkiError {
 pub(crate) fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), std::io::Error> {
     let tmp = path.with_extension(format!(
         "{}tmp",
-        path.extension().map(|e| format!("{}.", e.to_string_lossy())).unwrap_or_default()
+        path.extension()
+            .map(|e| format!("{}.", e.to_string_lossy()))
+            .unwrap_or_default()
     ));
     let _ = fs::remove_file(&tmp);
     let mut f = fs::OpenOptions::new()
@@ -321,7 +354,8 @@ fn load_or_create_ca(dir: &Path, name: &str, cn: &str) -> Result<Ca, PkiError> {
                 .map_err(|e| parse_err(&cert_path, e))?
                 .1
                 .contents;
-            let issuer = Issuer::from_ca_cert_der(&der.clone().into(), key).map_err(|e| parse_err(&cert_path, e))?;
+            let issuer = Issuer::from_ca_cert_der(&der.clone().into(), key)
+                .map_err(|e| parse_err(&cert_path, e))?;
             Ok(Ca { pem, der, issuer })
         }
         (None, None) => {
@@ -348,7 +382,8 @@ fn load_or_create_ca(dir: &Path, name: &str, cn: &str) -> Result<Ca, PkiError> {
                 source,
             })?;
             let pem = cert.pem();
-            write_file(&key_path, key.serialize_pem().as_bytes(), 0o600).map_err(|e| io(&key_path, e))?;
+            write_file(&key_path, key.serialize_pem().as_bytes(), 0o600)
+                .map_err(|e| io(&key_path, e))?;
             write_file(&cert_path, pem.as_bytes(), 0o644).map_err(|e| io(&cert_path, e))?;
             let der = cert.der().to_vec();
             Ok(Ca {
@@ -380,9 +415,11 @@ fn load_or_issue(
             .map_err(|e| parse_err(&cert_path, e))?
             .1
             .contents;
-        let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(|e| parse_err(&cert_path, e))?;
+        let (_, cert) =
+            x509_parser::parse_x509_certificate(&der).map_err(|e| parse_err(&cert_path, e))?;
         let key = KeyPair::from_pem(&key_pem).map_err(|e| parse_err(&key_path, e))?;
-        let (_, ca_cert) = x509_parser::parse_x509_certificate(&ca.der).map_err(|e| parse_err(&cert_path, e))?;
+        let (_, ca_cert) =
+            x509_parser::parse_x509_certificate(&ca.der).map_err(|e| parse_err(&cert_path, e))?;
         let same_ca = cert.verify_signature(Some(ca_cert.public_key())).is_ok();
         let same_key = cert.public_key().subject_public_key.data.as_ref() == key.der_bytes();
         let same_sans = sans.is_none_or(|want| {
@@ -395,8 +432,12 @@ fn load_or_issue(
                         .general_names
                         .iter()
                         .filter_map(|n| match n {
-                            x509_parser::extensions::GeneralName::DNSName(d) => Some((*d).to_owned()),
-                            x509_parser::extensions::GeneralName::IPAddress(b) => ip_from_bytes(b).map(|ip| ip.to_string()),
+                            x509_parser::extensions::GeneralName::DNSName(d) => {
+                                Some((*d).to_owned())
+                            }
+                            x509_parser::extensions::GeneralName::IPAddress(b) => {
+                                ip_from_bytes(b).map(|ip| ip.to_string())
+                            }
                             _ => None,
                         })
                         .collect()

@@ -207,7 +207,10 @@ impl Resource {
             "Node" => {
                 f.insert(
                     "spec.unschedulable",
-                    obj["spec"]["unschedulable"].as_bool().unwrap_or(false).to_string(),
+                    obj["spec"]["unschedulable"]
+                        .as_bool()
+                        .unwrap_or(false)
+                        .to_string(),
                 );
             }
             _ => {}
@@ -218,7 +221,9 @@ impl Resource {
     /// Decodes `body` through the k8s-openapi type (defaulting `apiVersion`/`kind`,
     /// normalising Secret `stringData` into `data`) and checks name and content rules.
     pub fn decode(&self, body: &Value) -> Result<Value, ApiError> {
-        let bad = |e: serde_json::Error| ApiError::bad_request(format!("error decoding {}: {e}", self.kind));
+        let bad = |e: serde_json::Error| {
+            ApiError::bad_request(format!("error decoding {}: {e}", self.kind))
+        };
         let mut body = body.clone();
         if !body.is_object() {
             return Err(ApiError::bad_request(format!(
@@ -243,10 +248,16 @@ impl Resource {
         }
         body["apiVersion"] = json!(self.api_version());
         body["kind"] = json!(self.kind);
-        use k8s_openapi::api::{admissionregistration::v1 as ar, coordination::v1 as co, core::v1 as core};
+        use k8s_openapi::api::{
+            admissionregistration::v1 as ar, coordination::v1 as co, core::v1 as core,
+        };
         let out = match self.kind {
-            "Namespace" => serde_json::to_value(serde_json::from_value::<core::Namespace>(body).map_err(bad)?),
-            "Node" => serde_json::to_value(serde_json::from_value::<core::Node>(body).map_err(bad)?),
+            "Namespace" => {
+                serde_json::to_value(serde_json::from_value::<core::Namespace>(body).map_err(bad)?)
+            }
+            "Node" => {
+                serde_json::to_value(serde_json::from_value::<core::Node>(body).map_err(bad)?)
+            }
             "Secret" => {
                 let mut s: core::Secret = serde_json::from_value(body).map_err(bad)?;
                 if let Some(sd) = s.string_data.take() {
@@ -257,13 +268,18 @@ impl Resource {
                 }
                 serde_json::to_value(s)
             }
-            "ConfigMap" => serde_json::to_value(serde_json::from_value::<core::ConfigMap>(body).map_err(bad)?),
-            "Lease" => serde_json::to_value(serde_json::from_value::<co::Lease>(body).map_err(bad)?),
-            "ValidatingAdmissionPolicy" => {
-                serde_json::to_value(serde_json::from_value::<ar::ValidatingAdmissionPolicy>(body).map_err(bad)?)
+            "ConfigMap" => {
+                serde_json::to_value(serde_json::from_value::<core::ConfigMap>(body).map_err(bad)?)
             }
+            "Lease" => {
+                serde_json::to_value(serde_json::from_value::<co::Lease>(body).map_err(bad)?)
+            }
+            "ValidatingAdmissionPolicy" => serde_json::to_value(
+                serde_json::from_value::<ar::ValidatingAdmissionPolicy>(body).map_err(bad)?,
+            ),
             "ValidatingAdmissionPolicyBinding" => serde_json::to_value(
-                serde_json::from_value::<ar::ValidatingAdmissionPolicyBinding>(body).map_err(bad)?,
+                serde_json::from_value::<ar::ValidatingAdmissionPolicyBinding>(body)
+                    .map_err(bad)?,
             ),
             other => unreachable!("no decoder for {other}"),
         }
@@ -276,7 +292,10 @@ impl Resource {
         let name = obj["metadata"]["name"].as_str().unwrap_or_default();
         let mut errs = Vec::new();
         if name.is_empty() {
-            errs.push(FieldError::required("metadata.name", "name or generateName is required"));
+            errs.push(FieldError::required(
+                "metadata.name",
+                "name or generateName is required",
+            ));
         } else if self.kind == "Namespace" {
             if !is_dns_label(name) {
                 errs.push(FieldError::invalid(
@@ -298,7 +317,9 @@ impl Resource {
                     for k in m.keys() {
                         let ok = !k.is_empty()
                             && k.len() <= 253
-                            && k.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+                            && k.bytes().all(|b| {
+                                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')
+                            })
                             && k != "."
                             && k != ".."
                             && !k.starts_with("..");
@@ -317,14 +338,20 @@ impl Resource {
                 && old["immutable"].as_bool() == Some(true)
             {
                 if obj["immutable"].as_bool() != Some(true) {
-                    errs.push(FieldError::forbidden("immutable", "field is immutable when `immutable` is set"));
+                    errs.push(FieldError::forbidden(
+                        "immutable",
+                        "field is immutable when `immutable` is set",
+                    ));
                 }
                 for field in ["data", "binaryData"] {
                     if self.kind == "Secret" && field == "binaryData" {
                         continue;
                     }
                     if norm_map(&obj[field]) != norm_map(&old[field]) {
-                        errs.push(FieldError::forbidden(field, "field is immutable when `immutable` is set"));
+                        errs.push(FieldError::forbidden(
+                            field,
+                            "field is immutable when `immutable` is set",
+                        ));
                     }
                 }
             }
@@ -339,28 +366,43 @@ impl Resource {
                 ));
             }
         }
-        if self.kind == "ValidatingAdmissionPolicyBinding" && obj["spec"]["policyName"].as_str().unwrap_or("").is_empty() {
+        if self.kind == "ValidatingAdmissionPolicyBinding"
+            && obj["spec"]["policyName"].as_str().unwrap_or("").is_empty()
+        {
             errs.push(FieldError::required("spec.policyName", ""));
         }
         if self.kind == "ValidatingAdmissionPolicyBinding" {
-            let actions = obj["spec"]["validationActions"].as_array().cloned().unwrap_or_default();
+            let actions = obj["spec"]["validationActions"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             if actions.is_empty() {
                 errs.push(FieldError::required("spec.validationActions", ""));
             }
             for a in &actions {
                 let a = a.as_str().unwrap_or_default();
                 if !matches!(a, "Deny" | "Warn" | "Audit") {
-                    errs.push(FieldError::not_supported("spec.validationActions", a, &["Audit", "Deny", "Warn"]));
+                    errs.push(FieldError::not_supported(
+                        "spec.validationActions",
+                        a,
+                        &["Audit", "Deny", "Warn"],
+                    ));
                 }
             }
             let pr = &obj["spec"]["paramRef"];
             if pr.is_object() {
                 if pr["name"].is_string() && pr["selector"].is_object() {
-                    errs.push(FieldError::forbidden("spec.paramRef.name", "name and selector are mutually exclusive"));
+                    errs.push(FieldError::forbidden(
+                        "spec.paramRef.name",
+                        "name and selector are mutually exclusive",
+                    ));
                 }
                 match pr["parameterNotFoundAction"].as_str() {
                     Some("Allow" | "Deny") => {}
-                    None => errs.push(FieldError::required("spec.paramRef.parameterNotFoundAction", "")),
+                    None => errs.push(FieldError::required(
+                        "spec.paramRef.parameterNotFoundAction",
+                        "",
+                    )),
                     Some(o) => errs.push(FieldError::not_supported(
                         "spec.paramRef.parameterNotFoundAction",
                         o,
@@ -373,13 +415,19 @@ impl Resource {
             let v = &obj["spec"]["validations"];
             let aa = &obj["spec"]["auditAnnotations"];
             if v.as_array().is_none_or(Vec::is_empty) && aa.as_array().is_none_or(Vec::is_empty) {
-                errs.push(FieldError::required("spec.validations", "validations or auditAnnotations must contain at least one item"));
+                errs.push(FieldError::required(
+                    "spec.validations",
+                    "validations or auditAnnotations must contain at least one item",
+                ));
             }
             if let Some(vs) = v.as_array() {
                 for (i, val) in vs.iter().enumerate() {
                     let e = val["expression"].as_str().unwrap_or_default();
                     if e.trim().is_empty() {
-                        errs.push(FieldError::required(&format!("spec.validations[{i}].expression"), ""));
+                        errs.push(FieldError::required(
+                            &format!("spec.validations[{i}].expression"),
+                            "",
+                        ));
                     } else if let Err(err) = cel::Program::compile(e) {
                         errs.push(FieldError::invalid(
                             &format!("spec.validations[{i}].expression"),

@@ -51,7 +51,10 @@ impl LabelSelector {
             }
             let key: String = chars[start..i].iter().collect();
             if key.is_empty() {
-                return Err(format!("unable to parse requirement: found '{}', expected: identifier", rest(&chars, i)));
+                return Err(format!(
+                    "unable to parse requirement: found '{}', expected: identifier",
+                    rest(&chars, i)
+                ));
             }
             validate_key(&key)?;
             skip_ws(&mut i);
@@ -65,7 +68,9 @@ impl LabelSelector {
                 if i < chars.len() && chars[i] == '=' {
                     i += 1;
                 } else if neg {
-                    return Err(format!("unable to parse requirement: found '!', expected: '=', '!=', '==', 'in', notin'"));
+                    return Err(format!(
+                        "unable to parse requirement: found '!', expected: '=', '!=', '==', 'in', notin'"
+                    ));
                 }
                 skip_ws(&mut i);
                 let vs = i;
@@ -100,7 +105,10 @@ impl LabelSelector {
                     i += 1;
                 }
                 if i >= chars.len() {
-                    return Err("unable to parse requirement: found '', expected: ',', ')' or identifier".into());
+                    return Err(
+                        "unable to parse requirement: found '', expected: ',', ')' or identifier"
+                            .into(),
+                    );
                 }
                 let list: String = chars[vs..i].iter().collect();
                 i += 1;
@@ -117,7 +125,10 @@ impl LabelSelector {
             skip_ws(&mut i);
             if i < chars.len() {
                 if chars[i] != ',' {
-                    return Err(format!("found '{}', expected: ',' or 'end of string'", chars[i]));
+                    return Err(format!(
+                        "found '{}', expected: ',' or 'end of string'",
+                        chars[i]
+                    ));
                 }
                 i += 1;
             }
@@ -130,24 +141,43 @@ impl LabelSelector {
         let mut reqs = Vec::new();
         if let Some(ml) = v.get("matchLabels").and_then(Value::as_object) {
             for (k, val) in ml {
-                reqs.push(Req::In(k.clone(), vec![val.as_str().unwrap_or_default().to_owned()]));
+                reqs.push(Req::In(
+                    k.clone(),
+                    vec![val.as_str().unwrap_or_default().to_owned()],
+                ));
             }
         }
         if let Some(me) = v.get("matchExpressions").and_then(Value::as_array) {
             for e in me {
-                let key = e.get("key").and_then(Value::as_str).unwrap_or_default().to_owned();
+                let key = e
+                    .get("key")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
                 let values: Vec<String> = e
                     .get("values")
                     .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect()
+                    })
                     .unwrap_or_default();
-                let op = e.get("operator").and_then(Value::as_str).unwrap_or_default();
+                let op = e
+                    .get("operator")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
                 reqs.push(match op {
                     "In" => Req::In(key, values),
                     "NotIn" => Req::NotIn(key, values),
                     "Exists" => Req::Exists(key),
                     "DoesNotExist" => Req::DoesNotExist(key),
-                    other => return Err(format!("\"{other}\" is not a valid label selector operator")),
+                    other => {
+                        return Err(format!(
+                            "\"{other}\" is not a valid label selector operator"
+                        ));
+                    }
                 });
             }
         }
@@ -177,7 +207,9 @@ fn validate_key(key: &str) -> Result<(), String> {
     };
     let name_ok = !name.is_empty()
         && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric());
     let prefix_ok = prefix.is_none_or(|p| !p.is_empty() && p.len() <= 253 && is_dns_subdomain(p));
@@ -193,7 +225,8 @@ fn validate_key(key: &str) -> Result<(), String> {
 fn validate_value(v: &str) -> Result<(), String> {
     let ok = v.is_empty()
         || (v.len() <= 63
-            && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && v.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
             && v.starts_with(|c: char| c.is_ascii_alphanumeric())
             && v.ends_with(|c: char| c.is_ascii_alphanumeric()));
     if ok {
@@ -217,7 +250,8 @@ pub fn is_dns_label(s: &str) -> bool {
 
 fn is_dns_label_part(p: &str) -> bool {
     !p.is_empty()
-        && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && p.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !p.starts_with('-')
         && !p.ends_with('-')
 }
@@ -238,7 +272,9 @@ impl FieldSelector {
             } else if let Some((f, v)) = part.split_once('=') {
                 (f, v, true)
             } else {
-                return Err(format!("invalid selector: '{s}'; can't understand '{part}'"));
+                return Err(format!(
+                    "invalid selector: '{s}'; can't understand '{part}'"
+                ));
             };
             terms.push((f.trim().to_owned(), v.trim().to_owned(), eq));
         }
@@ -306,21 +342,32 @@ mod tests {
             "matchExpressions": [{"key": "shard", "operator": "Exists"}]
         }))
         .unwrap();
-        assert!(s.matches(Some(&labels(json!({"k8s-daas.io/revoked-nodes": "true", "shard": "0"})))));
+        assert!(s.matches(Some(&labels(
+            json!({"k8s-daas.io/revoked-nodes": "true", "shard": "0"})
+        ))));
         assert!(!s.matches(Some(&labels(json!({"k8s-daas.io/revoked-nodes": "true"})))));
-        assert!(LabelSelector::from_object(&json!({"matchExpressions": [{"key": "a", "operator": "Gt"}]})).is_err());
+        assert!(
+            LabelSelector::from_object(
+                &json!({"matchExpressions": [{"key": "a", "operator": "Gt"}]})
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn field_selectors() {
-        let f = FieldSelector::parse("type=bootstrap.kubernetes.io/token,metadata.name!=x").unwrap();
+        let f =
+            FieldSelector::parse("type=bootstrap.kubernetes.io/token,metadata.name!=x").unwrap();
         let mut fields = BTreeMap::new();
         fields.insert("type", "bootstrap.kubernetes.io/token".to_owned());
         fields.insert("metadata.name", "y".to_owned());
         assert!(f.matches(&fields));
         fields.insert("metadata.name", "x".to_owned());
         assert!(!f.matches(&fields));
-        assert_eq!(f.check(&["type"]), Err("field label not supported: metadata.name".into()));
+        assert_eq!(
+            f.check(&["type"]),
+            Err("field label not supported: metadata.name".into())
+        );
         assert!(FieldSelector::parse("nonsense").is_err());
     }
 

@@ -99,7 +99,9 @@ pub enum ServerError {
         message: String,
     },
     /// The listener.
-    #[error("cannot listen on {addr}: {source}: pick another --https-listen-port or --bind-address")]
+    #[error(
+        "cannot listen on {addr}: {source}: pick another --https-listen-port or --bind-address"
+    )]
     Bind {
         /// The address.
         addr: SocketAddr,
@@ -138,7 +140,9 @@ pub struct Shared {
 
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Shared").field("advertise", &self.advertise).finish_non_exhaustive()
+        f.debug_struct("Shared")
+            .field("advertise", &self.advertise)
+            .finish_non_exhaustive()
     }
 }
 
@@ -171,7 +175,9 @@ pub struct K3sServer {
 
 impl std::fmt::Debug for K3sServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("K3sServer").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("K3sServer")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -182,7 +188,10 @@ impl K3sServer {
     }
 
     /// Starts the server; it runs until `shutdown` resolves.
-    pub async fn start(config: ServerConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<Self, ServerError> {
+    pub async fn start(
+        config: ServerConfig,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<Self, ServerError> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let server_dir = config.data_dir.join("server");
         for d in [&config.data_dir, &server_dir, &server_dir.join("cred")] {
@@ -193,8 +202,14 @@ impl K3sServer {
         let listen = SocketAddr::new(config.bind_address, config.https_listen_port);
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .map_err(|source| ServerError::Bind { addr: listen, source })?;
-        let addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: listen, source })?;
+            .map_err(|source| ServerError::Bind {
+                addr: listen,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+            addr: listen,
+            source,
+        })?;
         let host_ip = if config.bind_address.is_unspecified() {
             IpAddr::V4(Ipv4Addr::LOCALHOST)
         } else {
@@ -216,10 +231,14 @@ impl K3sServer {
         sans.dedup();
         let pki = Pki::load_or_create(&server_dir.join("tls"), &sans)?;
         let (node_pw, server_pw) = passwd(&server_dir.join("cred").join("passwd"))?;
-        let token = super::token::format_token(&format!("server:{server_pw}"), pki.server_ca.pem.as_bytes())
-            .map_err(|e| ServerError::Tls(e.to_string()))?;
+        let token = super::token::format_token(
+            &format!("server:{server_pw}"),
+            pki.server_ca.pem.as_bytes(),
+        )
+        .map_err(|e| ServerError::Tls(e.to_string()))?;
         let token_file = server_dir.join("token");
-        write_file(&token_file, format!("{token}\n").as_bytes(), 0o600).map_err(|e| io(&token_file, e))?;
+        write_file(&token_file, format!("{token}\n").as_bytes(), 0o600)
+            .map_err(|e| io(&token_file, e))?;
         for link in ["node-token", "agent-token"] {
             let p = server_dir.join(link);
             let _ = std::fs::remove_file(&p);
@@ -233,9 +252,11 @@ impl K3sServer {
         if let Some(parent) = kubeconfig.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
         }
-        write_file(&kubeconfig, kubeconfig_yaml(&url, &pki).as_bytes(), 0o600).map_err(|e| io(&kubeconfig, e))?;
+        write_file(&kubeconfig, kubeconfig_yaml(&url, &pki).as_bytes(), 0o600)
+            .map_err(|e| io(&kubeconfig, e))?;
         let port_file = server_dir.join("port");
-        write_file(&port_file, format!("{}\n", addr.port()).as_bytes(), 0o644).map_err(|e| io(&port_file, e))?;
+        write_file(&port_file, format!("{}\n", addr.port()).as_bytes(), 0o644)
+            .map_err(|e| io(&port_file, e))?;
 
         let mut store = Store::open(&server_dir.join("db"))?;
         for ns in api::SYSTEM_NAMESPACES {
@@ -253,7 +274,8 @@ impl K3sServer {
                 );
             }
         }
-        let authn = Authenticator::new(&pki.client_ca.der, node_pw, server_pw).map_err(ServerError::Tls)?;
+        let authn =
+            Authenticator::new(&pki.client_ca.der, node_pw, server_pw).map_err(ServerError::Tls)?;
         let tls = tls_config(&pki, &authn)?;
         let (rv_tx, _) = watch::channel(store.rv);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -343,17 +365,20 @@ fn kubeconfig_yaml(url: &str, pki: &Pki) -> String {
 }
 
 fn tls_config(pki: &Pki, authn: &Authenticator) -> Result<Arc<rustls::ServerConfig>, ServerError> {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pki.serving.cert_pem.as_bytes())
-        .collect::<Result<_, _>>()
-        .map_err(|e| ServerError::Tls(format!("serving certificate: {e}")))?;
+    let certs: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(pki.serving.cert_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .map_err(|e| ServerError::Tls(format!("serving certificate: {e}")))?;
     let key = PrivateKeyDer::from_pem_slice(pki.serving.key_pem.as_bytes())
         .map_err(|e| ServerError::Tls(format!("serving key: {e}")))?;
-    let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ServerError::Tls(e.to_string()))?
-        .with_client_cert_verifier(authn.tls_verifier())
-        .with_single_cert(certs, key)
-        .map_err(|e| ServerError::Tls(e.to_string()))?;
+    let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| ServerError::Tls(e.to_string()))?
+    .with_client_cert_verifier(authn.tls_verifier())
+    .with_single_cert(certs, key)
+    .map_err(|e| ServerError::Tls(e.to_string()))?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
 }
@@ -424,7 +449,10 @@ struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
 impl hyper::body::Body for ChannelBody {
     type Data = Bytes;
     type Error = Infallible;
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         self.0.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
     }
 }
@@ -470,7 +498,11 @@ pub fn stream_response(rx: tokio::sync::mpsc::Receiver<Bytes>) -> http::Response
 /// Request bodies larger than this are refused (the apiserver's limit is 3 MiB).
 const MAX_BODY: usize = 3 * 1024 * 1024;
 
-async fn route(shared: Arc<Shared>, certs: Option<Arc<Vec<CertificateDer<'static>>>>, req: http::Request<Incoming>) -> http::Response<Body> {
+async fn route(
+    shared: Arc<Shared>,
+    certs: Option<Arc<Vec<CertificateDer<'static>>>>,
+    req: http::Request<Incoming>,
+) -> http::Response<Body> {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_owned();
     let query = api::parse_query(parts.uri.query());
@@ -496,9 +528,13 @@ async fn route(shared: Arc<Shared>, certs: Option<Arc<Vec<CertificateDer<'static
         Authn::Anonymous
     } else {
         let store = shared.store.lock().expect("poisoned");
-        shared
-            .authn
-            .authenticate(certs.as_deref().map(Vec::as_slice), authorization.as_deref(), supervisor, &store, now)
+        shared.authn.authenticate(
+            certs.as_deref().map(Vec::as_slice),
+            authorization.as_deref(),
+            supervisor,
+            &store,
+            now,
+        )
     };
     if supervisor {
         return join::handle(&shared, authn, &parts.method, &path, &parts.headers, body).await;
@@ -511,5 +547,14 @@ async fn route(shared: Arc<Shared>, certs: Option<Arc<Vec<CertificateDer<'static
         }
         Authn::Anonymous => return status_response(&ApiError::unauthorized("Unauthorized")),
     };
-    api::handle(&shared, &user, &parts.method, &path, &query, &parts.headers, body).await
+    api::handle(
+        &shared,
+        &user,
+        &parts.method,
+        &path,
+        &query,
+        &parts.headers,
+        body,
+    )
+    .await
 }

@@ -82,7 +82,10 @@ impl ApiError {
         Self {
             code: 409,
             reason: "AlreadyExists",
-            message: format!("{} \"{name}\" already exists", group_resource(group, plural)),
+            message: format!(
+                "{} \"{name}\" already exists",
+                group_resource(group, plural)
+            ),
             details: Some(details(group, plural, name)),
         }
     }
@@ -101,8 +104,7 @@ impl ApiError {
     }
 
     /// The stale-resourceVersion conflict message.
-    pub const MODIFIED: &'static str =
-        "the object has been modified; please apply your changes to the latest version and try again";
+    pub const MODIFIED: &'static str = "the object has been modified; please apply your changes to the latest version and try again";
 
     /// 422 Invalid: `<Kind> "<name>" is invalid: <field errors>`.
     pub fn invalid(group: &str, kind: &str, name: &str, causes: Vec<FieldError>) -> Self {
@@ -272,7 +274,10 @@ impl FieldError {
     pub fn not_supported(field: &str, value: &str, supported: &[&str]) -> Self {
         Self {
             field: field.into(),
-            kind: FieldErrorKind::NotSupported(value.into(), supported.iter().map(|s| (*s).to_owned()).collect()),
+            kind: FieldErrorKind::NotSupported(
+                value.into(),
+                supported.iter().map(|s| (*s).to_owned()).collect(),
+            ),
         }
     }
 
@@ -293,7 +298,10 @@ impl FieldError {
             FieldErrorKind::Required(d) => format!("Required value: {d}"),
             FieldErrorKind::NotSupported(v, s) => format!(
                 "Unsupported value: \"{v}\": supported values: {}",
-                s.iter().map(|x| format!("\"{x}\"")).collect::<Vec<_>>().join(", ")
+                s.iter()
+                    .map(|x| format!("\"{x}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
     }

@@ -56,7 +56,11 @@ impl BootstrapToken {
     /// Parses `<id>.<secret>` with `[a-z0-9]{6}.[a-z0-9]{16}`, or `None`.
     pub fn parse(s: &str) -> Option<Self> {
         let (id, secret) = s.split_once('.')?;
-        let ok = |p: &str, n: usize| p.len() == n && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        let ok = |p: &str, n: usize| {
+            p.len() == n
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        };
         (ok(id, 6) && ok(secret, 16)).then(|| Self {
             id: id.to_owned(),
             secret: secret.to_owned(),
@@ -153,7 +157,10 @@ impl Token {
                 _ => return Err(TokenError::Format),
             },
         };
-        Ok(Self { ca_hash: hash, creds })
+        Ok(Self {
+            ca_hash: hash,
+            creds,
+        })
     }
 
     /// Overrides the Basic-auth user, as the agent's `WithUser("node")` does; a bootstrap
@@ -168,9 +175,15 @@ impl Token {
     /// Whether the token's hash (if any) matches `ca_pem`; `Err` carries both hashes for
     /// k3s's message `token CA hash does not match the Cluster CA certificate hash: A != B`.
     pub fn check_ca(&self, ca_pem: &[u8]) -> Result<(), (String, String)> {
-        let Some(want) = &self.ca_hash else { return Ok(()) };
+        let Some(want) = &self.ca_hash else {
+            return Ok(());
+        };
         let got = hash_ca(ca_pem).unwrap_or_default();
-        if *want == got { Ok(()) } else { Err((want.clone(), got)) }
+        if *want == got {
+            Ok(())
+        } else {
+            Err((want.clone(), got))
+        }
     }
 }
 
@@ -231,7 +244,8 @@ fn root_of_chain(ders: &[Vec<u8>]) -> Option<Vec<u8>> {
                 && certs[i].validity().is_valid()
         })?;
         let parent = &certs[issuer];
-        let self_issued = parent.subject() == parent.issuer() && parent.verify_signature(None).is_ok();
+        let self_issued =
+            parent.subject() == parent.issuer() && parent.verify_signature(None).is_ok();
         if self_issued {
             return Some(ders[issuer].clone());
         }
@@ -250,10 +264,18 @@ mod tests {
     fn secure_bootstrap_token() {
         let t = Token::parse(&format!("K10{HASH}::abcdef.0123456789abcdef")).unwrap();
         assert_eq!(t.ca_hash.as_deref(), Some(HASH));
-        let Creds::Bootstrap(b) = &t.creds else { panic!("{t:?}") };
-        assert_eq!((b.id.as_str(), b.secret.as_str()), ("abcdef", "0123456789abcdef"));
+        let Creds::Bootstrap(b) = &t.creds else {
+            panic!("{t:?}")
+        };
+        assert_eq!(
+            (b.id.as_str(), b.secret.as_str()),
+            ("abcdef", "0123456789abcdef")
+        );
         assert_eq!(b.bearer(), "abcdef.0123456789abcdef");
-        assert!(!format!("{t:?}").contains("0123456789abcdef"), "debug redacts the secret");
+        assert!(
+            !format!("{t:?}").contains("0123456789abcdef"),
+            "debug redacts the secret"
+        );
     }
 
     #[test]
@@ -299,16 +321,31 @@ mod tests {
     #[test]
     fn errors_are_k3s_wording() {
         assert_eq!(Token::parse(""), Err(TokenError::Empty));
-        assert_eq!(Token::parse("K10abc::server:pw"), Err(TokenError::HashLength));
-        assert_eq!(TokenError::HashLength.to_string(), "invalid token CA hash length");
+        assert_eq!(
+            Token::parse("K10abc::server:pw"),
+            Err(TokenError::HashLength)
+        );
+        assert_eq!(
+            TokenError::HashLength.to_string(),
+            "invalid token CA hash length"
+        );
         // Like k3s, a 64-character hash that is not hex parses; it just never matches a CA.
         let zz = "z".repeat(64);
         assert!(Token::parse(&format!("K10{zz}::server:pw")).is_ok());
-        assert_eq!(Token::parse(&format!("K10{HASH}::server:")), Err(TokenError::Format));
-        assert_eq!(Token::parse(&format!("K10{HASH}::nocolon")), Err(TokenError::Format));
+        assert_eq!(
+            Token::parse(&format!("K10{HASH}::server:")),
+            Err(TokenError::Format)
+        );
+        assert_eq!(
+            Token::parse(&format!("K10{HASH}::nocolon")),
+            Err(TokenError::Format)
+        );
         assert_eq!(TokenError::Format.to_string(), "invalid token format");
         // Not bootstrap-shaped (upper case): falls back to Basic, which needs a ':'.
-        assert_eq!(Token::parse(&format!("K10{HASH}::ABCDEF.0123456789abcdef")), Err(TokenError::Format));
+        assert_eq!(
+            Token::parse(&format!("K10{HASH}::ABCDEF.0123456789abcdef")),
+            Err(TokenError::Format)
+        );
     }
 
     #[test]
@@ -343,7 +380,10 @@ mod tests {
         assert_eq!(t, format!("K10{want}::server:pw"));
         assert_eq!(Token::parse(&t).unwrap().check_ca(pem.as_bytes()), Ok(()));
         let (_, _, other) = ca("other");
-        let (a, b) = Token::parse(&t).unwrap().check_ca(other.as_bytes()).unwrap_err();
+        let (a, b) = Token::parse(&t)
+            .unwrap()
+            .check_ca(other.as_bytes())
+            .unwrap_err();
         assert_eq!(a, want);
         assert_eq!(b, hash_ca(other.as_bytes()).unwrap());
     }
@@ -356,11 +396,18 @@ mod tests {
         let mut ip = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         ip.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
         ip.distinguished_name = rcgen::DistinguishedName::new();
-        ip.distinguished_name.push(rcgen::DnType::CommonName, "intermediate");
+        ip.distinguished_name
+            .push(rcgen::DnType::CommonName, "intermediate");
         let inter = ip.signed_by(&ikey, &issuer).unwrap();
         let bundle = format!("{}{}", inter.pem(), root_pem);
-        let root_der = x509_parser::pem::parse_x509_pem(root_pem.as_bytes()).unwrap().1.contents;
-        assert_eq!(hash_ca(bundle.as_bytes()).unwrap(), hex::encode(Sha256::digest(&root_der)));
+        let root_der = x509_parser::pem::parse_x509_pem(root_pem.as_bytes())
+            .unwrap()
+            .1
+            .contents;
+        assert_eq!(
+            hash_ca(bundle.as_bytes()).unwrap(),
+            hex::encode(Sha256::digest(&root_der))
+        );
         assert_eq!(
             hash_ca(b"not a pem"),
             Err(CaHashError::NoCertificate("no CERTIFICATE block".into()))

@@ -94,7 +94,10 @@ impl Cluster {
     async fn mint(&self, node_id: &str, ttl_secs: i64) -> String {
         let (id, secret) = (random_token_chars(6), random_token_chars(16));
         self.secrets()
-            .create(&PostParams::default(), &bootstrap_secret(&id, &secret, node_id, ttl_secs))
+            .create(
+                &PostParams::default(),
+                &bootstrap_secret(&id, &secret, node_id, ttl_secs),
+            )
             .await
             .unwrap();
         format!("K10{}::{id}.{secret}", self.ca_hash)
@@ -357,11 +360,7 @@ async fn joins_with_a_minted_token_and_stays_joined_after_it_is_deleted() {
     assert_eq!(password.trim().len(), 32);
     assert_eq!(mode(&d.password_file()), 0o600);
     assert_eq!(mode(d.password_file().parent().unwrap()), 0o700);
-    let pw_secret = c
-        .secrets()
-        .get("pi-join.node-password.k3s")
-        .await
-        .unwrap();
+    let pw_secret = c.secrets().get("pi-join.node-password.k3s").await.unwrap();
     let hash = String::from_utf8(pw_secret.data.unwrap()["hash"].0.clone()).unwrap();
     daas_sandbox::k3s::nodepassword::verify_hash(&hash, password.trim()).unwrap();
 
@@ -401,19 +400,26 @@ async fn joins_with_a_minted_token_and_stays_joined_after_it_is_deleted() {
         if hb > before && ready_status(&n).as_deref() == Some("True") {
             break;
         }
-        assert!(Instant::now() < deadline, "no heartbeat after the token was deleted");
+        assert!(
+            Instant::now() < deadline,
+            "no heartbeat after the token was deleted"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     // SIGTERM: exit 0. A restart with the (now deleted) token joins with its client
     // certificate.
     agent.signal(Signal::SIGTERM).unwrap();
-    let status = agent.wait_exit(Duration::from_secs(10), "agent after SIGTERM").await;
+    let status = agent
+        .wait_exit(Duration::from_secs(10), "agent after SIGTERM")
+        .await;
     assert_eq!(status.code(), Some(0));
     let agent = d.agent(&c, "pi-join", &[], &[]);
     d.wait_ready(&agent).await;
     assert_eq!(
-        agent.logs().count("Waiting to retrieve agent configuration"),
+        agent
+            .logs()
+            .count("Waiting to retrieve agent configuration"),
         0,
         "{}",
         agent.logs().text()
@@ -475,7 +481,10 @@ async fn an_unknown_token_gets_401_every_5_to_10s_until_its_secret_exists() {
 
     // Creating the Secret server-side fixes it without a restart.
     c.secrets()
-        .create(&PostParams::default(), &bootstrap_secret(&id, &secret, "pi-401", 3600))
+        .create(
+            &PostParams::default(),
+            &bootstrap_secret(&id, &secret, "pi-401", 3600),
+        )
         .await
         .unwrap();
     d.wait_ready(&agent).await;
@@ -498,7 +507,10 @@ async fn an_expired_token_never_joins_and_a_fresh_one_does() {
     assert!(c.node("pi-exp").await.is_none());
     agent.signal(Signal::SIGINT).unwrap();
     assert_eq!(
-        agent.wait_exit(Duration::from_secs(10), "agent").await.code(),
+        agent
+            .wait_exit(Duration::from_secs(10), "agent")
+            .await
+            .code(),
         Some(0)
     );
     d.write_token(&c.mint("pi-exp", 3600).await);
@@ -620,9 +632,15 @@ async fn the_deny_list_stops_re_registration_and_the_denial_is_logged() {
     // DESIGN §10 is the source of the expression; check it is still what it says.
     let design = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/DESIGN.md");
     match std::fs::read_to_string(&design) {
-        Ok(text) => assert!(text.contains(&format!("`{DENY_LIST}`")), "DESIGN §10 changed"),
+        Ok(text) => assert!(
+            text.contains(&format!("`{DENY_LIST}`")),
+            "DESIGN §10 changed"
+        ),
         Err(_) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("{} not found: CI needs shared/ next to the checkout", design.display())
+            panic!(
+                "{} not found: CI needs shared/ next to the checkout",
+                design.display()
+            )
         }
         Err(_) => testbin::skipped("DESIGN.md not found (checking the deny-list text)"),
     }
@@ -700,7 +718,10 @@ async fn a_second_signal_exits_1_and_the_stand_in_behaviours_work() {
     still_running(&mut agent).await;
     agent.signal(Signal::SIGINT).unwrap();
     assert_eq!(
-        agent.wait_exit(Duration::from_secs(10), "agent").await.code(),
+        agent
+            .wait_exit(Duration::from_secs(10), "agent")
+            .await
+            .code(),
         Some(0)
     );
 
@@ -712,7 +733,9 @@ async fn a_second_signal_exits_1_and_the_stand_in_behaviours_work() {
         &[],
         &[("DAAS_K3S_EXIT_AFTER", "1s"), ("DAAS_K3S_EXIT_CODE", "3")],
     );
-    let status = agent.wait_exit(JOIN, "agent with DAAS_K3S_EXIT_AFTER").await;
+    let status = agent
+        .wait_exit(JOIN, "agent with DAAS_K3S_EXIT_AFTER")
+        .await;
     assert_eq!(status.code(), Some(3));
     assert!(started.elapsed() >= Duration::from_secs(1));
 

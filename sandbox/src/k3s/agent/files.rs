@@ -73,7 +73,11 @@ pub async fn read_token_file(
 /// hex characters and a newline, mode 0600 (its directory 0700 when this creates it).
 pub fn ensure_node_password(path: &Path) -> Result<Secret, FileError> {
     match std::fs::read(path) {
-        Ok(bytes) => return Ok(Secret::new(String::from_utf8_lossy(&bytes).trim().to_string())),
+        Ok(bytes) => {
+            return Ok(Secret::new(
+                String::from_utf8_lossy(&bytes).trim().to_string(),
+            ));
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io(path)(e)),
     }
@@ -157,8 +161,15 @@ mod tests {
         let path = dir.path().join("etc/rancher/node/password");
         let pw = ensure_node_password(&path).unwrap();
         assert_eq!(pw.expose().len(), 32);
-        assert!(pw.expose().chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{}\n", pw.expose()));
+        assert!(
+            pw.expose()
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            format!("{}\n", pw.expose())
+        );
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(path.parent().unwrap()), 0o700);
         let again = ensure_node_password(&path).unwrap();

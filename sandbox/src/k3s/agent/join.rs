@@ -233,7 +233,10 @@ async fn plain_get(client: &reqwest::Client, url: &str, creds: &Creds) -> Result
     if !status.is_success() {
         return Err(format!("{url}: {}", status_text(status)));
     }
-    let body = resp.bytes().await.map_err(|e| tls::go_error("GET", url, &e))?;
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| tls::go_error("GET", url, &e))?;
     Ok(body.to_vec())
 }
 
@@ -256,7 +259,8 @@ async fn get(cfg: &AgentConfig, token: &Secret, paths: &AgentPaths) -> Result<Jo
             .map_err(|e| format!("failed to write cert {}: {e}", path.display()))?;
     }
 
-    let password = files::ensure_node_password(&cfg.node_password_file).map_err(|e| e.to_string())?;
+    let password =
+        files::ensure_node_password(&cfg.node_password_file).map_err(|e| e.to_string())?;
     let mut node_name = cfg.node_name.clone();
     if cfg.with_node_id {
         let id = files::ensure_node_id(&cfg.node_id_file()).map_err(|e| e.to_string())?;
@@ -274,19 +278,35 @@ async fn get(cfg: &AgentConfig, token: &Secret, paths: &AgentPaths) -> Result<Jo
     // Newer k3s (`getKubeletServingCert`, `getKubeletClientCert`) POSTs a CSR for a key
     // it keeps (generated once, 0600); a server that answers with a key of its own
     // (older servers) wins, as k3s splits the answer and keeps that key.
-    let serving_csr = csr_for(&paths.serving_key)
-        .map_err(|e| format!("failed to create certificate request {}: {e}", paths.serving_cert.display()))?;
+    let serving_csr = csr_for(&paths.serving_key).map_err(|e| {
+        format!(
+            "failed to create certificate request {}: {e}",
+            paths.serving_cert.display()
+        )
+    })?;
     let serving = named
-        .request(&client, &format!("{origin}/v1-k3s/serving-kubelet.crt"), &serving_csr)
+        .request(
+            &client,
+            &format!("{origin}/v1-k3s/serving-kubelet.crt"),
+            &serving_csr,
+        )
         .await
         .map_err(|e| format!("{}: {e}", paths.serving_cert.display()))?;
     let (cert, key) = split_cert_key_pem(&serving);
     write_pair(&paths.serving_cert, &cert, &paths.serving_key, &key)?;
 
-    let client_csr = csr_for(&paths.client_key)
-        .map_err(|e| format!("failed to create certificate request {}: {e}", paths.client_cert.display()))?;
+    let client_csr = csr_for(&paths.client_key).map_err(|e| {
+        format!(
+            "failed to create certificate request {}: {e}",
+            paths.client_cert.display()
+        )
+    })?;
     let client_pem = named
-        .request(&client, &format!("{origin}/v1-k3s/client-kubelet.crt"), &client_csr)
+        .request(
+            &client,
+            &format!("{origin}/v1-k3s/client-kubelet.crt"),
+            &client_csr,
+        )
         .await
         .map_err(|e| format!("{}: {e}", paths.client_cert.display()))?;
     let (cert, key) = split_cert_key_pem(&client_pem);
@@ -350,7 +370,10 @@ impl NodeNamed<'_> {
         if status != reqwest::StatusCode::OK {
             return Err(format!("{url}: {}", status_text(status)));
         }
-        let body = resp.bytes().await.map_err(|e| tls::go_error("POST", url, &e))?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| tls::go_error("POST", url, &e))?;
         Ok(body.to_vec())
     }
 
@@ -433,14 +456,20 @@ mod tests {
         let k = String::from_utf8(k).unwrap();
         assert_eq!(c.matches("BEGIN CERTIFICATE").count(), 2);
         assert!(!c.contains("KKK"));
-        assert_eq!(k, "-----BEGIN EC PRIVATE KEY-----\nKKK\n-----END EC PRIVATE KEY-----\n");
+        assert_eq!(
+            k,
+            "-----BEGIN EC PRIVATE KEY-----\nKKK\n-----END EC PRIVATE KEY-----\n"
+        );
     }
 
     #[test]
     fn jitter_stays_between_d_and_two_d() {
         for _ in 0..100 {
             let j = jittered(Duration::from_secs(5), 1.0);
-            assert!(j >= Duration::from_secs(5) && j < Duration::from_secs(10), "{j:?}");
+            assert!(
+                j >= Duration::from_secs(5) && j < Duration::from_secs(10),
+                "{j:?}"
+            );
         }
     }
 

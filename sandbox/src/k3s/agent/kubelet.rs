@@ -328,7 +328,9 @@ impl Kubelet {
                 capacity: Some(capacity),
                 conditions: Some(conditions(now, Some(self.since))),
                 daemon_endpoints: Some(NodeDaemonEndpoints {
-                    kubelet_endpoint: Some(k8s_openapi::api::core::v1::DaemonEndpoint { port: 10250 }),
+                    kubelet_endpoint: Some(k8s_openapi::api::core::v1::DaemonEndpoint {
+                        port: 10250,
+                    }),
                 }),
                 node_info: Some(node_info()),
                 ..Default::default()
@@ -364,8 +366,14 @@ impl Kubelet {
         }
         let (reason, message) = match &value {
             Some(v) if v.get("kind").and_then(|k| k.as_str()) == Some("Status") => (
-                v.get("reason").and_then(|r| r.as_str()).unwrap_or("").to_string(),
-                v.get("message").and_then(|m| m.as_str()).unwrap_or("").to_string(),
+                v.get("reason")
+                    .and_then(|r| r.as_str())
+                    .unwrap_or("")
+                    .to_string(),
+                v.get("message")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or("")
+                    .to_string(),
             ),
             _ => (
                 String::new(),
@@ -398,8 +406,14 @@ pub fn default_labels(node_name: &str) -> BTreeMap<String, String> {
     l.insert("kubernetes.io/arch".to_string(), arch.to_string());
     l.insert("beta.kubernetes.io/os".to_string(), "linux".to_string());
     l.insert("beta.kubernetes.io/arch".to_string(), arch.to_string());
-    l.insert("node.kubernetes.io/instance-type".to_string(), "k3s".to_string());
-    l.insert("beta.kubernetes.io/instance-type".to_string(), "k3s".to_string());
+    l.insert(
+        "node.kubernetes.io/instance-type".to_string(),
+        "k3s".to_string(),
+    );
+    l.insert(
+        "beta.kubernetes.io/instance-type".to_string(),
+        "k3s".to_string(),
+    );
     l
 }
 
@@ -493,7 +507,11 @@ fn mem_total() -> String {
         .and_then(|s| {
             s.lines()
                 .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().strip_suffix("kB").map(|n| format!("{}Ki", n.trim())))
+                .and_then(|v| {
+                    v.trim()
+                        .strip_suffix("kB")
+                        .map(|n| format!("{}Ki", n.trim()))
+                })
         })
         .unwrap_or_else(|| "0".into())
 }

@@ -46,7 +46,12 @@ pub struct AgentArgs {
     #[arg(long = "node-name", value_name = "NAME")]
     pub node_name: Option<String>,
     /// Folder to hold state.
-    #[arg(short = 'd', long = "data-dir", value_name = "DIR", default_value = "/var/lib/rancher/k3s")]
+    #[arg(
+        short = 'd',
+        long = "data-dir",
+        value_name = "DIR",
+        default_value = "/var/lib/rancher/k3s"
+    )]
     pub data_dir: PathBuf,
     /// Registering kubelet with set of labels (KEY=VALUE, repeatable; at registration only).
     #[arg(long = "node-label", value_name = "KEY=VALUE")]
@@ -139,7 +144,10 @@ impl AgentArgs {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<AgentConfig, ConfigError> {
         let nonempty = |k: &str| env(k).filter(|v| !v.is_empty());
-        let server = self.server.or_else(|| nonempty("K3S_URL")).unwrap_or_default();
+        let server = self
+            .server
+            .or_else(|| nonempty("K3S_URL"))
+            .unwrap_or_default();
         let token = self
             .token
             .or_else(|| nonempty("K3S_TOKEN"))
@@ -160,8 +168,10 @@ impl AgentArgs {
             }
             node_labels.push((k.to_string(), v.to_string()));
         }
-        let node_password_file = nonempty("DAAS_K3S_NODE_PASSWORD_FILE")
-            .map_or_else(|| PathBuf::from("/etc/rancher/node/password"), PathBuf::from);
+        let node_password_file = nonempty("DAAS_K3S_NODE_PASSWORD_FILE").map_or_else(
+            || PathBuf::from("/etc/rancher/node/password"),
+            PathBuf::from,
+        );
         let duration = |name: &'static str| -> Result<Option<Duration>, ConfigError> {
             nonempty(name)
                 .map(|v| {
@@ -295,7 +305,10 @@ enum Never {}
 
 async fn agent(cfg: &AgentConfig) -> Result<Never, String> {
     // pkg/cli/agent/agent.go Run
-    let mut token = cfg.token.clone().unwrap_or_else(|| Secret::new(String::new()));
+    let mut token = cfg
+        .token
+        .clone()
+        .unwrap_or_else(|| Secret::new(String::new()));
     if let Some(path) = &cfg.token_file {
         token = files::read_token_file(path, files::TOKEN_FILE_TIMEOUT, files::TOKEN_FILE_POLL)
             .await
@@ -436,7 +449,10 @@ mod tests {
         );
         assert!(cfg.with_node_id);
         assert_eq!(cfg.data_dir, PathBuf::from("/var/lib/rancher/k3s"));
-        assert_eq!(cfg.node_password_file, PathBuf::from("/etc/rancher/node/password"));
+        assert_eq!(
+            cfg.node_password_file,
+            PathBuf::from("/etc/rancher/node/password")
+        );
         assert_eq!(cfg.node_id_file(), PathBuf::from("/etc/rancher/node/id"));
     }
 
@@ -506,7 +522,10 @@ mod tests {
             dir.path().to_str().unwrap(),
         ]);
         let cfg = cli.agent.into_config(env_of(&[])).unwrap();
-        assert_eq!(agent(&cfg).await.err().as_deref(), Some("--token is required"));
+        assert_eq!(
+            agent(&cfg).await.err().as_deref(),
+            Some("--token is required")
+        );
         assert_eq!(run(cfg, std::future::pending()).await, 1);
     }
 
