@@ -27,6 +27,8 @@ pub mod envkey_cert;
 pub mod hash;
 pub mod hex;
 pub mod ids;
+#[cfg(feature = "k3s")]
+pub mod k3s;
 pub mod keys;
 #[cfg(feature = "tx")]
 pub mod ledger;
