@@ -111,7 +111,9 @@ CREATE TABLE workers (
     reissued            INTEGER NOT NULL DEFAULT 0,
     rotation            INTEGER NOT NULL DEFAULT 0,
     note                TEXT,
-    refused_seal        TEXT,
+    refused_version     INTEGER,
+    isv                 INTEGER NOT NULL DEFAULT 0,
+    failures            INTEGER NOT NULL DEFAULT 0,
     first_seen_ms       INTEGER NOT NULL,
     minted_at_ms        INTEGER,
     updated_ms          INTEGER NOT NULL
@@ -308,8 +310,12 @@ pub struct WorkerRow {
     pub rotation: bool,
     /// Why it is refused or stuck (shown in `/api/workers`).
     pub note: Option<String>,
-    /// Hex of the seal token that was refused (re-checked only when it changes).
-    pub refused_seal: Option<String>,
+    /// The object version that was refused (re-checked only when the Worker changes).
+    pub refused_version: Option<u64>,
+    /// The Worker's initial shared version (for transaction inputs).
+    pub isv: u64,
+    /// Calls of the current issue that aborted (after 3 the worker is refused).
+    pub failures: u32,
     /// First seen (ms).
     pub first_seen_ms: u64,
     /// When its current token was minted (ms), for the mint-to-chain latency.
@@ -340,7 +346,9 @@ impl WorkerRow {
             reissued: 0,
             rotation: false,
             note: None,
-            refused_seal: None,
+            refused_version: None,
+            isv: 0,
+            failures: 0,
             first_seen_ms: now_ms,
             minted_at_ms: None,
             updated_ms: now_ms,
@@ -413,7 +421,7 @@ pub struct Db {
     path: PathBuf,
 }
 
-const WORKER_COLUMNS: &str = "worker_id, node_id, stage, dirty, min_version, chain_status, chain_version, chain_token_version, unlock_at_ms, revoke_grace_ms, version, token_id, expires_at_ms, envelope, batch_id, reissued, rotation, note, refused_seal, first_seen_ms, minted_at_ms, updated_ms";
+const WORKER_COLUMNS: &str = "worker_id, node_id, stage, dirty, min_version, chain_status, chain_version, chain_token_version, unlock_at_ms, revoke_grace_ms, version, token_id, expires_at_ms, envelope, batch_id, reissued, rotation, note, refused_version, isv, failures, first_seen_ms, minted_at_ms, updated_ms";
 
 fn u(v: i64) -> u64 {
     v.max(0) as u64
@@ -685,6 +693,35 @@ impl Db {
         self.workers_where(&format!("dirty = 1 ORDER BY updated_ms LIMIT {limit}"), &[])
     }
 
+    /// Workers waiting for a batch (calls not yet in one), oldest change first.
+    pub fn queued_calls(&self, limit: usize) -> Result<Vec<(WorkerRow, Call)>, DbError> {
+        let rows = self.workers_where(
+            &format!(
+                "stage IN ('minted', 'activating', 'confirming') AND batch_id IS NULL ORDER BY updated_ms LIMIT {limit}"
+            ),
+            &[],
+        )?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let call = match r.stage {
+                    Stage::Minted => Call::SetJoinToken,
+                    Stage::Activating => Call::Activate,
+                    _ => Call::ConfirmRevoked,
+                };
+                (r, call)
+            })
+            .collect())
+    }
+
+    /// The state of batch `id` (`None` if unknown).
+    pub fn batch_state(&self, id: i64) -> Result<Option<String>, DbError> {
+        self.with(|c| {
+            c.query_row("SELECT state FROM batches WHERE id = ?1", [id], |r| r.get(0))
+                .optional()
+        })
+    }
+
     /// Workers per stage.
     pub fn stage_counts(&self) -> Result<Vec<(Stage, u64)>, DbError> {
         let raw: Vec<(String, i64)> = self.with(|c| {
@@ -741,10 +778,12 @@ impl Db {
                     reissued: u(r.get(15)?) as u32,
                     rotation: r.get::<_, i64>(16)? != 0,
                     note: r.get(17)?,
-                    refused_seal: r.get(18)?,
-                    first_seen_ms: u(r.get(19)?),
-                    minted_at_ms: r.get::<_, Option<i64>>(20)?.map(u),
-                    updated_ms: u(r.get(21)?),
+                    refused_version: r.get::<_, Option<i64>>(18)?.map(u),
+                    isv: u(r.get(19)?),
+                    failures: u(r.get(20)?) as u32,
+                    first_seen_ms: u(r.get(21)?),
+                    minted_at_ms: r.get::<_, Option<i64>>(22)?.map(u),
+                    updated_ms: u(r.get(23)?),
                 };
                 Ok((id.clone(), stage, id, row))
             })?;
@@ -977,7 +1016,7 @@ fn insert_seen(
 
 fn put_worker(t: &rusqlite::Transaction<'_>, r: &WorkerRow) -> rusqlite::Result<usize> {
     t.execute(
-        &format!("INSERT OR REPLACE INTO workers({WORKER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"),
+        &format!("INSERT OR REPLACE INTO workers({WORKER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"),
         params![
             r.worker_id.to_string(),
             r.node_id,
@@ -997,7 +1036,9 @@ fn put_worker(t: &rusqlite::Transaction<'_>, r: &WorkerRow) -> rusqlite::Result<
             i64::from(r.reissued),
             r.rotation as i64,
             r.note,
-            r.refused_seal,
+            r.refused_version.map(i),
+            i(r.isv),
+            i64::from(r.failures),
             i(r.first_seen_ms),
             r.minted_at_ms.map(i),
             i(r.updated_ms),

@@ -19,6 +19,12 @@
 
 pub mod chain;
 pub mod config;
+pub mod crash;
 pub mod db;
+pub mod decide;
+pub mod http;
 pub mod k8s;
+pub mod metrics;
+pub mod pipeline;
 pub mod service;
+pub mod submit;

@@ -1,4 +1,4 @@
-//! `daas-master`: the k8s-daas master service (`run`) and the operator and
+//! `daas-master`: the k8s-daas master service (`run`, `rotate`) and the operator and
 //! owner CLI (`cli/`). Thin: parse argv, dispatch; a usage error exits 64.
 
 use std::process::ExitCode;
@@ -21,6 +21,7 @@ struct Args {
 #[derive(Debug, Subcommand)]
 enum Command {
     Run(serve::RunArgs),
+    Rotate(serve::RotateArgs),
     #[command(flatten)]
     Cli(cli::Command),
 }
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
     };
     match args.command {
         Command::Run(a) => serve::run(a),
+        Command::Rotate(a) => serve::rotate(a),
         Command::Cli(c) => cli::main(c),
     }
 }
