@@ -144,15 +144,6 @@ pub fn canonical_struct(s: &StructTag) -> String {
     out
 }
 
-fn id_set(s: &onchain::VecSet<ObjectId>) -> MoveValue {
-    MoveValue::Struct {
-        type_: VEC_SET_TYPE.into(),
-        fields: vec![(
-            "contents",
-            MoveValue::Vector(s.contents.iter().map(addr).collect()),
-        )],
-    }
-}
 
 impl Contents {
     /// The full Move type, as JSON-RPC prints it (framework addresses short).
@@ -276,6 +267,17 @@ impl Contents {
             }
         };
         MoveValue::Struct { type_, fields }
+    }
+}
+
+/// `VecSet<ID>` (`master_caps`, `slash_caps`).
+fn id_set(s: &onchain::VecSet<ObjectId>) -> MoveValue {
+    MoveValue::Struct {
+        type_: VEC_SET_TYPE.into(),
+        fields: vec![(
+            "contents",
+            MoveValue::Vector(s.contents.iter().map(addr).collect()),
+        )],
     }
 }
 

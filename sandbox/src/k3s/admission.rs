@@ -77,7 +77,7 @@ pub fn admit(store: &Store, a: &Attributes<'_>) -> Result<Vec<String>, ApiError>
             continue;
         }
         let fail_closed = spec["failurePolicy"].as_str() != Some("Ignore");
-        let mut config_error = |err: String, binding: Option<String>| -> Option<Decision> {
+        let config_error = |err: String, binding: Option<String>| -> Option<Decision> {
             fail_closed.then(|| Decision {
                 message: if binding.is_some() {
                     format!("failed to configure binding: {err}")
@@ -341,12 +341,24 @@ fn evaluate(
     } else {
         Value::Null
     };
-    let mut ctx = cel::Context::default();
-    ctx.add_variable_from_value("object", to_cel(a.object.unwrap_or(&Value::Null)));
-    ctx.add_variable_from_value("oldObject", to_cel(a.old_object.unwrap_or(&Value::Null)));
-    ctx.add_variable_from_value("params", to_cel(param));
-    ctx.add_variable_from_value("request", to_cel(&request));
-    ctx.add_variable_from_value("namespaceObject", to_cel(&ns_obj));
+    let vars_in = [
+        ("object", to_cel(a.object.unwrap_or(&Value::Null))),
+        ("oldObject", to_cel(a.old_object.unwrap_or(&Value::Null))),
+        ("params", to_cel(param)),
+        ("request", to_cel(&request)),
+        ("namespaceObject", to_cel(&ns_obj)),
+    ];
+    let context = |variables: cel::Value| {
+        let mut ctx = cel::Context::default();
+        for (name, v) in &vars_in {
+            ctx.add_variable_from_value(*name, v.clone());
+        }
+        ctx.add_variable_from_value("variables", variables);
+        ctx
+    };
+    let empty: std::collections::HashMap<cel::objects::Key, cel::Value> =
+        std::collections::HashMap::new();
+    let ctx = context(cel::Value::Map(empty.into()));
     let error = |msg: String| {
         if fail_closed {
             vec![(msg, None)]
@@ -367,18 +379,16 @@ fn evaluate(
     let mut vars = std::collections::HashMap::new();
     for v in spec["variables"].as_array().into_iter().flatten() {
         let name = v["name"].as_str().unwrap_or_default().to_owned();
-        let mut vctx = cel::Context::default();
-        vctx.add_variable_from_value("object", to_cel(a.object.unwrap_or(&Value::Null)));
-        vctx.add_variable_from_value("oldObject", to_cel(a.old_object.unwrap_or(&Value::Null)));
-        vctx.add_variable_from_value("params", to_cel(param));
-        vctx.add_variable_from_value("request", to_cel(&request));
-        vctx.add_variable_from_value("namespaceObject", to_cel(&ns_obj));
-        vctx.add_variable_from_value("variables", cel::Value::Map(vars.clone().into()));
+        let vctx = context(cel::Value::Map(vars.clone().into()));
         if let Ok(val) = eval(v["expression"].as_str().unwrap_or_default(), &vctx) {
             vars.insert(cel::objects::Key::String(name.into()), val);
         }
     }
-    ctx.add_variable_from_value("variables", cel::Value::Map(vars.into()));
+    let ctx = if vars.is_empty() {
+        ctx
+    } else {
+        context(cel::Value::Map(vars.into()))
+    };
     let mut out = Vec::new();
     for val in spec["validations"].as_array().into_iter().flatten() {
         let expr = val["expression"].as_str().unwrap_or_default();

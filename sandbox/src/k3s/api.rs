@@ -317,6 +317,88 @@ pub fn discovery(path: &str, host: &str) -> Option<Value> {
     })
 }
 
+fn group_version_path(r: &Resource) -> String {
+    if r.group.is_empty() {
+        "api/v1".to_owned()
+    } else {
+        format!("apis/{}/{}", r.group, r.version)
+    }
+}
+
+/// A partial OpenAPI v3 (`/openapi/v3` and `/openapi/v3/<group-version>`): the served
+/// paths and operations with their `x-kubernetes-group-version-kind` and query
+/// parameters, and no schemas. It is what kubectl's field-validation check reads
+/// (`cli-runtime` `queryParamVerifierV3`: a PATCH operation of the kind listing
+/// `fieldValidation`), so `kubectl apply` validates on the server; without schemas kubectl
+/// builds strategic merge patches from its compiled-in types, as with any server whose
+/// documents lack them.
+pub fn openapi_v3(path: &str) -> Option<Value> {
+    use sha2::Digest as _;
+    let gvs: Vec<String> = {
+        let mut v: Vec<String> = RESOURCES.iter().map(group_version_path).collect();
+        v.dedup();
+        v
+    };
+    let doc = |gv: &str| {
+        let mut paths = serde_json::Map::new();
+        for r in RESOURCES.iter().filter(|r| group_version_path(r) == gv) {
+            let gvk = json!({ "group": r.group, "version": r.version, "kind": r.kind });
+            let q = |names: &[&str]| -> Value {
+                Value::Array(
+                    names
+                        .iter()
+                        .map(|n| json!({ "name": n, "in": "query", "schema": { "type": "string", "uniqueItems": true } }))
+                        .collect(),
+                )
+            };
+            let write = ["dryRun", "fieldManager", "fieldValidation", "pretty"];
+            let op = |action: &str, params: Value| json!({ "x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk, "parameters": params });
+            let base = if r.namespaced {
+                format!("/{gv}/namespaces/{{namespace}}/{}", r.plural)
+            } else {
+                format!("/{gv}/{}", r.plural)
+            };
+            paths.insert(
+                base.clone(),
+                json!({
+                    "get": op("list", q(&["labelSelector", "fieldSelector", "limit", "continue", "resourceVersion", "resourceVersionMatch", "watch", "allowWatchBookmarks", "sendInitialEvents", "timeoutSeconds"])),
+                    "post": op("post", q(&write)),
+                    "delete": op("deletecollection", q(&["labelSelector", "fieldSelector", "dryRun"])),
+                }),
+            );
+            paths.insert(
+                format!("{base}/{{name}}"),
+                json!({
+                    "get": op("get", q(&["pretty"])),
+                    "put": op("put", q(&write)),
+                    "patch": op("patch", q(&["dryRun", "fieldManager", "fieldValidation", "force", "pretty"])),
+                    "delete": op("delete", q(&["dryRun"])),
+                }),
+            );
+        }
+        json!({
+            "openapi": "3.0.0",
+            "info": { "title": "Kubernetes (daas-k3s: operations only, no schemas)", "version": format!("v{}.{}.0", KUBE_VERSION.0, KUBE_VERSION.1) },
+            "paths": paths,
+            "components": { "schemas": {} },
+        })
+    };
+    let p = path.trim_end_matches('/');
+    if p == "/openapi/v3" {
+        let mut index = serde_json::Map::new();
+        for gv in &gvs {
+            let hash = hex::encode(sha2::Sha256::digest(doc(gv).to_string().as_bytes()));
+            index.insert(
+                gv.clone(),
+                json!({ "serverRelativeURL": format!("/openapi/v3/{gv}?hash={}", &hash[..32].to_uppercase()) }),
+            );
+        }
+        return Some(json!({ "paths": index }));
+    }
+    let gv = p.strip_prefix("/openapi/v3/")?;
+    gvs.iter().any(|g| g == gv).then(|| doc(gv))
+}
+
 /// Handles one Kubernetes API request by an authenticated user.
 pub async fn handle(
     shared: &Arc<Shared>,
@@ -337,10 +419,15 @@ pub async fn handle(
     {
         return json_response(200, &doc);
     }
+    if method == http::Method::GET
+        && let Some(doc) = openapi_v3(path)
+    {
+        return json_response(200, &doc);
+    }
     if path.starts_with("/openapi/") {
-        return status_response(&ApiError::no_route(
-            "daas-k3s does not serve OpenAPI documents; use kubectl --validate=false for client-side validation",
-        ));
+        return status_response(&ApiError::no_route(format!(
+            "daas-k3s serves only the operation index of OpenAPI v3, not {path}"
+        )));
     }
     let target = match parse_target(path) {
         Ok(Some(t)) => t,
@@ -387,7 +474,22 @@ async fn dispatch(
         return Err(ApiError::method_not_allowed());
     }
     let ns = t.ns.clone().unwrap_or_default();
-    authorize(user, verb, r, &ns, t.name.as_deref().unwrap_or_default())?;
+    // A create is authorized for the name in its body (the Node authorizer lets a node
+    // create only its own Node).
+    let body_name = (verb == "create")
+        .then(|| serde_json::from_slice::<Value>(&body).ok())
+        .flatten()
+        .and_then(|v| v["metadata"]["name"].as_str().map(str::to_owned));
+    authorize(
+        user,
+        verb,
+        r,
+        &ns,
+        t.name
+            .as_deref()
+            .or(body_name.as_deref())
+            .unwrap_or_default(),
+    )?;
     let dry_run = query.get("dryRun").is_some_and(|v| v == "All");
     let strict = query.get("fieldValidation").map(String::as_str);
     match verb {
@@ -597,6 +699,16 @@ fn unknown_fields(input: &Value, decoded: &Value, path: &str, out: &mut Vec<Stri
     }
 }
 
+/// The store key of `name` (the namespace is dropped for cluster-scoped resources).
+pub fn object_key(res: usize, ns: &str, name: &str) -> Key {
+    let ns = if RESOURCES[res].namespaced {
+        ns.to_owned()
+    } else {
+        String::new()
+    };
+    (res, ns, name.to_owned())
+}
+
 /// Makes sure the namespace exists (namespaced resources).
 fn check_namespace(store: &Store, r: &Resource, ns: &str) -> Result<(), ApiError> {
     if r.namespaced
@@ -679,15 +791,7 @@ pub fn create(
     r.validate(&obj, None)?;
     let mut store = shared.store.lock().expect("poisoned");
     check_namespace(&store, r, ns)?;
-    let key = (
-        res,
-        if r.namespaced {
-            ns.to_owned()
-        } else {
-            String::new()
-        },
-        name.clone(),
-    );
+    let key = object_key(res, ns, &name);
     if store.get(&key).is_some() {
         return Err(ApiError::already_exists(r.group, r.plural, &name));
     }
@@ -890,15 +994,7 @@ pub fn update(
     dry_run: bool,
 ) -> Result<(u16, Value, Vec<String>), ApiError> {
     let r = &RESOURCES[res];
-    let key = (
-        res,
-        if r.namespaced {
-            ns.to_owned()
-        } else {
-            String::new()
-        },
-        name.to_owned(),
-    );
+    let key = object_key(res, ns, name);
     let mut store = shared.store.lock().expect("poisoned");
     let old = store.get(&key).cloned();
     let Some(old) = old else {
@@ -1057,15 +1153,7 @@ pub fn delete(
             "this namespace may not be deleted",
         ));
     }
-    let key = (
-        res,
-        if r.namespaced {
-            ns.to_owned()
-        } else {
-            String::new()
-        },
-        name.to_owned(),
-    );
+    let key = object_key(res, ns, name);
     let mut store = shared.store.lock().expect("poisoned");
     let old = store
         .get(&key)

@@ -53,7 +53,9 @@ impl ApiError {
             "reason": self.reason,
             "code": self.code,
         });
-        s["details"] = self.details.clone().unwrap_or_else(|| json!({}));
+        if let Some(d) = &self.details {
+            s["details"] = d.clone();
+        }
         s
     }
 

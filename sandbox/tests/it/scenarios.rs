@@ -220,6 +220,28 @@ impl<C: Chain> World<C> {
         .await
     }
 
+    /// `set_join_token` with `envelope` aborts 10 (`what` names the case).
+    async fn envelope_refused(&self, w: &WorkerObject, envelope: &[u8], what: &str) {
+        let out = self.set_token(w, envelope).await;
+        assert_eq!(
+            out.abort_code(),
+            Some(abort::E_INVALID_ENVELOPE),
+            "{what}: {:?}",
+            out.status
+        );
+    }
+
+    /// Registry B as it is now.
+    async fn other_registry(&self) -> daas_protocol::onchain::WorkerRegistry {
+        self.chain()
+            .object(self.info.other_registry.registry_id)
+            .await
+            .unwrap()
+            .expect("registry B exists")
+            .decode("WorkerRegistry")
+            .unwrap()
+    }
+
     async fn set_params(&self, min_stake: u64, fee: u64) {
         ok(&self.admin("set_min_stake", vec![Arg::U64(min_stake)]).await);
         ok(&self
@@ -503,13 +525,7 @@ pub async fn s11_envelope_defects<C: Chain>(w: &World<C>) {
         w.envelope(&worker, &d, 1, w.now() + 8 * DAY),
     ));
     for (what, env) in cases {
-        let out = w.set_token(&worker, &env).await;
-        assert_eq!(
-            out.abort_code(),
-            Some(abort::E_INVALID_ENVELOPE),
-            "{what}: {:?}",
-            out.status
-        );
+        w.envelope_refused(&worker, &env, what).await;
     }
     assert_eq!(w.refresh(&worker).await.worker.token_version, 0);
 }
@@ -1102,14 +1118,7 @@ pub async fn s25_slash_caps_are_listed_issued_and_revoked<C: Chain>(w: &World<C>
     ok(&w.slash_with(&w.accounts[1], w.calls, bobs, &a, 1).await);
     assert_eq!(status(&w.refresh(&a).await), WorkerStatus::Slashed);
     // registry B's caps are untouched
-    let other = w
-        .chain()
-        .object(w.info.other_registry.registry_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .decode::<daas_protocol::onchain::WorkerRegistry>("WorkerRegistry")
-        .unwrap();
+    let other = w.other_registry().await;
     assert_eq!(
         other.slash_caps.contents,
         vec![w.info.other_registry.slash_cap_id]
@@ -1310,14 +1319,7 @@ pub async fn s29_a_worker_of_another_registry_is_refused<C: Chain>(w: &World<C>)
         (WorkerStatus::TokenIssued, SUI)
     );
     assert_eq!(status(&w.refresh(&leaving).await), WorkerStatus::Revoked);
-    let other = w
-        .chain()
-        .object(w.info.other_registry.registry_id)
-        .await
-        .unwrap()
-        .unwrap()
-        .decode::<daas_protocol::onchain::WorkerRegistry>("WorkerRegistry")
-        .unwrap();
+    let other = w.other_registry().await;
     assert_eq!(
         (other.total_workers, other.total_stake, other.treasury.value),
         (0, 0, 0)
@@ -1333,28 +1335,26 @@ pub async fn s30_envelopes_shorter_than_131_bytes_abort<C: Chain>(w: &World<C>) 
     // every length below the minimum, the 51-byte header and shorter included: 10, never
     // an index error
     for n in 0..131 {
-        let out = w.set_token(&worker, &good[..n.min(good.len())]).await;
-        assert_eq!(
-            out.abort_code(),
-            Some(abort::E_INVALID_ENVELOPE),
-            "{n} bytes: {:?}",
-            out.status
-        );
+        w.envelope_refused(&worker, &good[..n], &format!("{n} bytes"))
+            .await;
     }
     assert_eq!(w.refresh(&worker).await.worker.token_version, 0);
 }
 
 pub async fn s31_every_admin_setter_reads_back<C: Chain>(w: &World<C>) {
-    let (_, reg) = w.reader.registry().await.unwrap();
-    assert_eq!(
-        (
+    let params = || async {
+        let (_, reg) = w.reader.registry().await.unwrap();
+        [
             reg.min_stake,
             reg.registration_fee,
             reg.cooldown_ms,
             reg.revoke_grace_ms,
-            reg.max_envelope_ttl_ms
-        ),
-        (SUI, 0, 7 * DAY, DAY, 7 * DAY),
+            reg.max_envelope_ttl_ms,
+        ]
+    };
+    assert_eq!(
+        params().await,
+        [SUI, 0, 7 * DAY, DAY, 7 * DAY],
         "DESIGN §4 defaults"
     );
     for (f, v) in [
@@ -1377,17 +1377,7 @@ pub async fn s31_every_admin_setter_reads_back<C: Chain>(w: &World<C>) {
             abort::E_INVALID_PARAMETER,
         );
     }
-    let (_, reg) = w.reader.registry().await.unwrap();
-    assert_eq!(
-        (
-            reg.min_stake,
-            reg.registration_fee,
-            reg.cooldown_ms,
-            reg.revoke_grace_ms,
-            reg.max_envelope_ttl_ms
-        ),
-        (3 * SUI, 7, 2 * DAY, 3 * HOUR, 5 * HOUR)
-    );
+    assert_eq!(params().await, [3 * SUI, 7, 2 * DAY, 3 * HOUR, 5 * HOUR]);
     // a Worker copies cooldown and grace; the stake and fee land where they belong
     let d = w.device(0, "rpi", 1);
     ok(&w
