@@ -605,6 +605,8 @@ impl Driver {
                 })
             })
             .filter(|r| r.rotation || r.chain_status == Some(WorkerStatus::TokenIssued as u8))
+            // An activate_worker that kept aborting waits for the Worker to change.
+            .filter(|r| r.failures < decide::MAX_FAILURES)
             .collect();
         if candidates.is_empty() {
             return;
@@ -747,7 +749,7 @@ impl Driver {
             );
             let within_grace = now.saturating_add(GRACE_MARGIN_MS)
                 < row.unlock_at_ms.saturating_add(row.revoke_grace_ms);
-            row.stage = if leaving && within_grace {
+            row.stage = if leaving && within_grace && row.failures < decide::MAX_FAILURES {
                 Stage::Confirming
             } else {
                 Stage::Revoked

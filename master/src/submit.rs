@@ -269,11 +269,27 @@ fn handle_abort(
         tracing::error!(code, name, "the MasterCap is refused: no more transactions until it is fixed");
         return Ok(());
     }
-    let Some((row, call)) = command.and_then(|n| calls.get(n as usize)) else {
-        tracing::warn!(code, name, "{when} aborted without naming the command: reading every worker of the batch again");
-        let ids: Vec<ObjectId> = calls.iter().map(|(r, _)| r.worker_id).collect();
-        return ctx.db.mark_dirty(&ids);
+    // The call that aborted, or — when the node does not name the command — every
+    // call of the batch: none is sent again before its worker is read again.
+    let culprits: Vec<&(WorkerRow, Call)> = match command.and_then(|n| calls.get(n as usize)) {
+        Some(c) => vec![c],
+        None => calls.iter().collect(),
     };
+    for (row, call) in culprits {
+        take_out(ctx, row, *call, code, name, when)?;
+    }
+    ctx.wake_driver.notify_one();
+    Ok(())
+}
+
+fn take_out(
+    ctx: &Ctx,
+    row: &WorkerRow,
+    call: Call,
+    code: u64,
+    name: &str,
+    when: &str,
+) -> Result<(), crate::db::DbError> {
     let mut row = row.clone();
     row.failures += 1;
     row.note = Some(format!("{} aborted with {code} ({name}) in the {when}", call.function()));
@@ -294,9 +310,7 @@ fn handle_abort(
     row.batch_id = None;
     row.dirty = true;
     row.updated_ms = now_ms();
-    ctx.db.put_worker(&row)?;
-    ctx.wake_driver.notify_one();
-    Ok(())
+    ctx.db.put_worker(&row)
 }
 
 /// Sends a stored batch (the same bytes, however often) until its outcome is known.
