@@ -20,4 +20,5 @@
 pub mod chain;
 pub mod config;
 pub mod db;
+pub mod ops;
 pub mod service;

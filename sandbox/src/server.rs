@@ -86,6 +86,22 @@ pub struct SandboxConfig {
     pub spec: Option<Arc<crate::conformance::Spec>>,
 }
 
+impl SandboxConfig {
+    /// A chain on `127.0.0.1:0` with `genesis`, in memory, without faults or read lag
+    /// (for other crates' tests, which cannot name this crate's features).
+    pub fn local(genesis: GenesisParams) -> Self {
+        SandboxConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            genesis,
+            state_dir: None,
+            faults: Faults::none(),
+            read_lag: 0,
+            #[cfg(feature = "conformance")]
+            spec: None,
+        }
+    }
+}
+
 /// One line of the transaction log.
 #[derive(Debug, Serialize, Deserialize)]
 struct LogLine {
