@@ -826,7 +826,7 @@ impl Db {
         self.tx(|t| {
             t.execute(
                 "INSERT INTO batches(digest, tx_bytes, signature, state, calls, created_ms) VALUES (?1, ?2, ?3, 'signed', ?4, ?5)",
-                params![digest.to_string(), tx_bytes, &signature.0[..], calls.len() as i64, i(now_ms)],
+                params![digest.to_string(), tx_bytes, signature.as_bytes(), calls.len() as i64, i(now_ms)],
             )?;
             let id = t.last_insert_rowid();
             for (n, (worker, call)) in calls.iter().enumerate() {

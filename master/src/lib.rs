@@ -25,6 +25,7 @@ pub mod decide;
 pub mod http;
 pub mod k8s;
 pub mod metrics;
+pub mod ops;
 pub mod pipeline;
 pub mod service;
 pub mod submit;

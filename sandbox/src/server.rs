@@ -95,11 +95,17 @@ impl SandboxConfig {
             listen,
             genesis,
             state_dir: None,
-            faults: Faults::default(),
+            faults: Faults::none(),
             read_lag: 0,
             #[cfg(feature = "conformance")]
             spec: None,
         }
+    }
+
+    /// A chain on `127.0.0.1:0` with `genesis`, in memory, without faults or read lag
+    /// (for other crates' tests, which cannot name this crate's features).
+    pub fn local(genesis: GenesisParams) -> Self {
+        Self::new(SocketAddr::from(([127, 0, 0, 1], 0)), genesis)
     }
 }
 

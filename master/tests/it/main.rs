@@ -3,6 +3,7 @@
 //! `daas-k3s agent` processes joining with the token and node password the test opened
 //! from each device's envelope.
 
+mod cli;
 mod crash;
 mod pipeline;
 mod revoke;
