@@ -46,6 +46,12 @@ enum Cmd {
         /// `POST /admin/faults {"read_lag": N}`.
         #[arg(long, default_value_t = 0)]
         read_lag: u64,
+        /// Check every request and answer against Sui's spec files in DIR
+        /// (openrpc.json, schema.graphql); violations are logged and listed at
+        /// `GET /admin/violations`. For tests.
+        #[cfg(feature = "conformance")]
+        #[arg(long, value_name = "DIR")]
+        check_spec: Option<PathBuf>,
         /// Registry min_stake (MIST).
         #[arg(long)]
         min_stake: Option<u64>,
@@ -86,6 +92,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         accounts,
         faults,
         read_lag,
+        #[cfg(feature = "conformance")]
+        check_spec,
         min_stake,
         registration_fee,
         cooldown_ms,
@@ -112,7 +120,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             faults,
             read_lag,
             #[cfg(feature = "conformance")]
-            spec: None,
+            spec: check_spec
+                .map(|dir| daas_sandbox::conformance::Spec::load(&dir).map(std::sync::Arc::new))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--check-spec: {e}"))?,
         },
         daas_sandbox::server::shutdown_signal(),
     )

@@ -471,8 +471,21 @@ impl Spec {
     }
 
     /// A GraphQL response against the document it answers: every key is a selected
-    /// field, non-null fields are present, scalars use Sui's encodings.
+    /// field, non-null fields are present, scalars use Sui's encodings. Without the
+    /// request's variables, a field under `@include`/`@skip` on a variable may be absent.
     pub fn check_graphql_response(&self, query: &str, response: &Value) -> Vec<Violation> {
+        self.check_graphql_response_with_variables(query, &Value::Null, response)
+    }
+
+    /// [`Spec::check_graphql_response`] with the request's variables: a field that
+    /// `@include(if: false)` / `@skip(if: true)` leaves out must be absent, one they
+    /// keep must be present.
+    pub fn check_graphql_response_with_variables(
+        &self,
+        query: &str,
+        variables: &Value,
+        response: &Value,
+    ) -> Vec<Violation> {
         let mut out = Vec::new();
         let doc =
             match ExecutableDocument::parse_and_validate(&self.schema, query, "request.graphql") {
@@ -508,7 +521,24 @@ impl Spec {
                     });
                 }
             }
-            Some(data) => self.walk(&doc, &op.selection_set, data, "data", &mut out),
+            Some(data) => {
+                // the operation's boolean defaults, overridden by the given variables
+                let mut vars = serde_json::Map::new();
+                if variables.is_object() {
+                    for d in &op.variables {
+                        if let Some(apollo_compiler::ast::Value::Boolean(b)) =
+                            d.default_value.as_deref()
+                        {
+                            vars.insert(d.name.to_string(), Value::Bool(*b));
+                        }
+                    }
+                    if let Some(given) = variables.as_object() {
+                        vars.extend(given.clone());
+                    }
+                }
+                let vars = Value::Object(vars);
+                self.walk(&doc, &vars, &op.selection_set, data, "data", &mut out)
+            }
         }
         out
     }
@@ -516,6 +546,7 @@ impl Spec {
     fn walk(
         &self,
         doc: &ExecutableDocument,
+        vars: &Value,
         set: &SelectionSet,
         value: &Value,
         path: &str,
@@ -530,7 +561,7 @@ impl Spec {
         };
         let typename = obj.get("__typename").and_then(Value::as_str);
         let mut selected = Vec::new();
-        self.collect(doc, set, typename, &mut selected);
+        self.collect(doc, vars, set, typename, &mut selected);
         for key in obj.keys() {
             if !selected.iter().any(|(k, _)| k == key) {
                 out.push(Violation {
@@ -553,6 +584,7 @@ impl Spec {
                 }
                 Some(v) => self.check_value(
                     doc,
+                    vars,
                     &field.1.ty().clone(),
                     &field.1.selection_set,
                     v,
@@ -568,22 +600,30 @@ impl Spec {
     fn collect<'a>(
         &self,
         doc: &'a ExecutableDocument,
+        vars: &Value,
         set: &'a SelectionSet,
         typename: Option<&str>,
         out: &mut Vec<(String, (bool, &'a apollo_compiler::executable::Field))>,
     ) {
-        self.collect_inner(doc, set, typename, true, out);
+        self.collect_inner(doc, vars, set, typename, true, out);
     }
 
     fn collect_inner<'a>(
         &self,
         doc: &'a ExecutableDocument,
+        vars: &Value,
         set: &'a SelectionSet,
         typename: Option<&str>,
         required: bool,
         out: &mut Vec<(String, (bool, &'a apollo_compiler::executable::Field))>,
     ) {
         for sel in &set.selections {
+            // excluded selections answer nothing; unknown ones (no variables) may be absent
+            let required = match included(sel.directives(), vars) {
+                Some(false) => continue,
+                Some(true) => required,
+                None => false,
+            };
             match sel {
                 Selection::Field(f) => {
                     let key = f.response_key().to_string();
@@ -600,7 +640,7 @@ impl Spec {
                         (Some(_), None) => Some(false),
                     };
                     if let Some(req) = applies {
-                        self.collect_inner(doc, &fr.selection_set, typename, req, out);
+                        self.collect_inner(doc, vars, &fr.selection_set, typename, req, out);
                     }
                 }
                 Selection::FragmentSpread(s) => {
@@ -611,7 +651,7 @@ impl Spec {
                             None => Some(false),
                         };
                         if let Some(req) = applies {
-                            self.collect_inner(doc, &fr.selection_set, typename, req, out);
+                            self.collect_inner(doc, vars, &fr.selection_set, typename, req, out);
                         }
                     }
                 }
@@ -637,6 +677,7 @@ impl Spec {
     fn check_value(
         &self,
         doc: &ExecutableDocument,
+        vars: &Value,
         ty: &apollo_compiler::ast::Type,
         set: &SelectionSet,
         v: &Value,
@@ -658,6 +699,7 @@ impl Spec {
                     for (i, item) in items.iter().enumerate() {
                         self.check_value(
                             doc,
+                            vars,
                             ty.item_type(),
                             set,
                             item,
@@ -691,7 +733,7 @@ impl Spec {
                     });
                 }
             }
-            Some(_) => self.walk(doc, set, v, path, out),
+            Some(_) => self.walk(doc, vars, set, v, path, out),
             None => out.push(Violation {
                 context: path.into(),
                 what: format!("unknown type {name}"),
@@ -736,6 +778,28 @@ fn check_scalar(name: &str, v: &Value) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("{v} is not a valid {name}"))
+    }
+}
+
+/// Whether `@include`/`@skip` keep a selection: `Some(true)`/`Some(false)` when decided,
+/// `None` when a condition is a variable the caller did not give.
+fn included(directives: &apollo_compiler::executable::DirectiveList, vars: &Value) -> Option<bool> {
+    use apollo_compiler::ast::Value as Gv;
+    let cond = |name: &str| -> Option<Option<bool>> {
+        let d = directives.get(name)?;
+        let v = d.specified_argument_by_name("if")?;
+        Some(match v.as_ref() {
+            Gv::Boolean(b) => Some(*b),
+            Gv::Variable(n) => vars.get(n.as_str()).and_then(Value::as_bool),
+            _ => None,
+        })
+    };
+    let include = cond("include").unwrap_or(Some(true));
+    let skip = cond("skip").unwrap_or(Some(false));
+    match (include, skip) {
+        (Some(false), _) | (_, Some(true)) => Some(false),
+        (Some(true), Some(false)) => Some(true),
+        _ => None,
     }
 }
 

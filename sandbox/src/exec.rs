@@ -9,7 +9,7 @@
 //!    first and the whole budget is put out of reach of the commands;
 //! 4. **commands** ([`execute_commands`]): the programmable transaction over a
 //!    [`Scratch`] overlay, fresh ids taken as commands run;
-//! 5. **gas charge, effects and versions** ([`Engine::charge_and_seal`]): computation
+//! 5. **gas charge, effects and versions** ([`Engine::charge`], [`Engine::seal`]): computation
 //!    bucketed, writes dropped on failure, every mutable input written, storage and
 //!    rebates, the out-of-gas fallbacks, then the Lamport version, object digests and
 //!    Sui's `TransactionEffectsV2`.
@@ -390,9 +390,32 @@ impl Engine {
         self.check_expiration(&v1.expiration, v1.gas_data.payment.is_empty(), mode)?;
         self.check_commands(tx.programmable())?;
 
-        // gas (gas_v2.rs `check_gas_balance`, transaction.rs gas-price checks)
         let gas = &v1.gas_data;
-        if gas.owner != sender {
+        let (gas_coins, mock_gas) = self.check_gas(gas, &sender)?;
+        let inputs = self.check_inputs(tx.programmable(), &gas_coins, &sender)?;
+        Ok(Checked {
+            digest: TransactionDigest::of_transaction(tx_bytes),
+            tx_bytes: tx_bytes.to_vec(),
+            signatures: signatures.to_vec(),
+            sender,
+            price: gas.price,
+            budget: gas.budget,
+            gas_coins,
+            mock_gas,
+            inputs,
+            tx,
+        })
+    }
+
+    /// Phase 1, gas (`gas_v2.rs` `check_gas_balance`, `transaction.rs` gas-price and
+    /// budget checks): price and budget within Sui's bounds, the payment coins owned by
+    /// the sender and worth the budget. A dry run without payment pays with a mock coin.
+    fn check_gas(
+        &self,
+        gas: &daas_protocol::tx::GasData,
+        sender: &Address,
+    ) -> Result<(Vec<ObjectId>, Option<Obj>), Reject> {
+        if gas.owner != *sender {
             return Err(Reject::NotModelled(
                 "sponsored transactions are not modelled by daas-sandbox: the gas owner must be the sender".into(),
             ));
@@ -448,7 +471,7 @@ impl Engine {
             let mut total = 0u128;
             let mut ids = Vec::new();
             for p in &gas.payment {
-                let o = self.check_owned(p, &sender)?;
+                let o = self.check_owned(p, sender)?;
                 match &o.contents {
                     Contents::Coin(c) if o.owner != Owner::Immutable => {
                         total += c.balance.value as u128
@@ -475,9 +498,17 @@ impl Engine {
                 gas.budget
             )));
         }
+        Ok((gas_coins, mock_gas))
+    }
 
-        // inputs
-        let pt = tx.programmable();
+    /// Phase 1, inputs: owned ones owned by the sender at the given version, shared
+    /// ones at their initial shared version (or deleted since), none twice.
+    fn check_inputs(
+        &self,
+        pt: &ProgrammableTransaction,
+        gas_coins: &[ObjectId],
+        sender: &Address,
+    ) -> Result<Vec<InputKind>, Reject> {
         let mut inputs = Vec::with_capacity(pt.inputs.len());
         let mut seen = BTreeSet::new();
         for input in &pt.inputs {
@@ -490,7 +521,7 @@ impl Engine {
                             r.id
                         )));
                     }
-                    let o = self.check_owned(r, &sender)?;
+                    let o = self.check_owned(r, sender)?;
                     InputKind::Owned {
                         id: r.id,
                         immutable: o.owner == Owner::Immutable,
@@ -518,18 +549,7 @@ impl Engine {
             }
             inputs.push(kind);
         }
-        Ok(Checked {
-            digest: TransactionDigest::of_transaction(tx_bytes),
-            tx_bytes: tx_bytes.to_vec(),
-            signatures: signatures.to_vec(),
-            sender,
-            price: gas.price,
-            budget: gas.budget,
-            gas_coins,
-            mock_gas,
-            inputs,
-            tx,
-        })
+        Ok(inputs)
     }
 
     fn check_expiration(
@@ -725,51 +745,9 @@ impl Engine {
         now: u64,
         checkpoint: u64,
     ) -> Outcome {
-        let object = |id: &ObjectId| extra.get(id).or_else(|| self.store.objects.get(id));
-        // versions and the Lamport version (max of every input version, plus one)
-        let mut max_version = 0;
-        let mut mutable = Vec::new();
-        let mut read_bytes = 0u64;
-        let mut dependencies = BTreeSet::new();
-        let mut deleted_shared = Vec::new();
-        let mut readonly_shared = Vec::new();
-        let mut consider = |o: &Obj, is_mutable: bool| {
-            max_version = max_version.max(o.version);
-            read_bytes += o.size_for_gas(&self.package);
-            if o.previous_tx.0 != [0; 32] {
-                dependencies.insert(o.previous_tx.0);
-            }
-            if is_mutable {
-                mutable.push(o.id);
-            }
-        };
-        for g in &c.gas_coins {
-            consider(object(g).expect("gas coins were checked"), true);
-        }
-        for input in &c.inputs {
-            match *input {
-                InputKind::Pure => {}
-                InputKind::Owned { id, immutable } => {
-                    consider(object(&id).expect("owned inputs were checked"), !immutable)
-                }
-                InputKind::Shared { id, mutable: m } => {
-                    let o = object(&id).expect("shared inputs were checked");
-                    consider(o, m);
-                    if !m {
-                        readonly_shared.push((id, o.version, o.digest));
-                    }
-                }
-                InputKind::DeletedShared {
-                    id,
-                    version,
-                    mutable: m,
-                } => deleted_shared.push((id, version, m)),
-            }
-        }
-        let max_deleted = deleted_shared.iter().map(|(_, v, _)| *v).max().unwrap_or(0);
-        let lamport = max_version.max(max_deleted) + 1;
+        let inputs = self.input_versions(&c, extra);
 
-        // gas set-aside and commands
+        // phase 3: the gas set-aside
         let mut s = Scratch {
             base: &self.store,
             extra,
@@ -784,18 +762,98 @@ impl Engine {
         let gas_id = c.gas_coins[0];
         let total = s.smash_gas(&c.gas_coins);
         s.set_coin_balance(gas_id, total - c.budget);
-        let pt = c.tx.programmable();
-        let (mut result, command_units) = if deleted_shared.is_empty() {
-            execute_commands(&mut s, pt, gas_id, self.package, &c.inputs)
+
+        // phase 4: the commands (not run when a shared input was deleted meanwhile)
+        let (mut result, command_units) = if inputs.deleted_shared.is_empty() {
+            execute_commands(&mut s, c.tx.programmable(), gas_id, self.package, &c.inputs)
         } else {
             (Err((ExecutionFailureStatus::InputObjectDeleted, None)), 0)
         };
-        let units = read_bytes * gas::OBJ_ACCESS_COST_READ_PER_BYTE + command_units;
-        let charge = self.charge(&mut s, &c, &mut result, units, total, &mutable, lamport);
 
-        // effects and versions
-        let mut changed = Vec::new();
-        let mut writes = Vec::new();
+        // phase 5: the gas charge, then effects and versions
+        let units = inputs.read_bytes * gas::OBJ_ACCESS_COST_READ_PER_BYTE + command_units;
+        let charge = self.charge(
+            &mut s,
+            &c,
+            &mut result,
+            units,
+            total,
+            &inputs.mutable,
+            inputs.lamport,
+        );
+        let status = match result {
+            Ok(()) => ExecutionStatus::Success,
+            Err((error, command)) => ExecutionStatus::Failure {
+                error,
+                command: command.map(|c| c as u64),
+            },
+        };
+        self.seal(c, s, inputs, status, &charge, now, checkpoint)
+    }
+
+    /// Phase 2 (the versions the inputs bring): the Lamport version — one above every
+    /// input version, deleted shared ones included — the inputs taken mutably, the
+    /// bytes read, the dependencies and the read-only and deleted shared inputs.
+    fn input_versions(&self, c: &Checked, extra: &HashMap<ObjectId, Obj>) -> InputVersions {
+        let object = |id: &ObjectId| extra.get(id).or_else(|| self.store.objects.get(id));
+        let mut v = InputVersions::default();
+        let mut max_version = 0;
+        let mut consider = |v: &mut InputVersions, o: &Obj, is_mutable: bool| {
+            max_version = max_version.max(o.version);
+            v.read_bytes += o.size_for_gas(&self.package);
+            if o.previous_tx.0 != [0; 32] {
+                v.dependencies.insert(o.previous_tx.0);
+            }
+            if is_mutable {
+                v.mutable.push(o.id);
+            }
+        };
+        for g in &c.gas_coins {
+            consider(&mut v, object(g).expect("gas coins were checked"), true);
+        }
+        for input in &c.inputs {
+            match *input {
+                InputKind::Pure => {}
+                InputKind::Owned { id, immutable } => consider(
+                    &mut v,
+                    object(&id).expect("owned inputs were checked"),
+                    !immutable,
+                ),
+                InputKind::Shared { id, mutable } => {
+                    let o = object(&id).expect("shared inputs were checked");
+                    consider(&mut v, o, mutable);
+                    if !mutable {
+                        v.readonly_shared.push((id, o.version, o.digest));
+                    }
+                }
+                InputKind::DeletedShared {
+                    id,
+                    version,
+                    mutable,
+                } => v.deleted_shared.push((id, version, mutable)),
+            }
+        }
+        let max_deleted = v
+            .deleted_shared
+            .iter()
+            .map(|(_, v, _)| *v)
+            .max()
+            .unwrap_or(0);
+        v.lamport = max_version.max(max_deleted) + 1;
+        v
+    }
+
+    /// Phase 5b: the written objects at the Lamport version (fresh shared objects take
+    /// it as their initial shared version), the object changes of the effects and the
+    /// balance changes per owner.
+    fn object_changes(
+        &self,
+        s: &Scratch<'_>,
+        lamport: u64,
+        charge: &Charge,
+        digest: TransactionDigest,
+    ) -> ObjectChanges {
+        let mut out = ObjectChanges::default();
         let mut balances: BTreeMap<Address, i128> = BTreeMap::new();
         for (id, after) in &s.overlay {
             let before = s.original(id);
@@ -822,13 +880,13 @@ impl Engine {
                     lamport,
                     owner,
                     contents.clone(),
-                    c.digest,
+                    digest,
                     &self.package,
                     rebate,
                 );
-                let out = (obj.digest, owner);
-                writes.push(obj);
-                out
+                let written = (obj.digest, owner);
+                out.writes.push(obj);
+                written
             });
             if input.is_none() && output.is_none() {
                 // created and destroyed within the transaction: leaves no trace
@@ -838,34 +896,52 @@ impl Engine {
                 .map(|b| b.contents.type_(&self.package))
                 .or_else(|| after.as_ref().map(|(_, c)| c.type_(&self.package)))
                 .unwrap_or_default();
-            changed.push(ChangedObject {
+            out.changed.push(ChangedObject {
                 id: *id,
                 input,
                 output,
                 type_,
             });
         }
-        let mut unchanged_shared: Vec<(ObjectId, UnchangedSharedKind)> = readonly_shared
+        out.balances = balances.into_iter().filter(|(_, v)| *v != 0).collect();
+        out
+    }
+
+    /// Phase 5c: the events, Sui's `TransactionEffectsV2` and the record of the
+    /// transaction.
+    #[allow(clippy::too_many_arguments)]
+    fn seal(
+        &self,
+        c: Checked,
+        mut s: Scratch<'_>,
+        inputs: InputVersions,
+        status: ExecutionStatus,
+        charge: &Charge,
+        now: u64,
+        checkpoint: u64,
+    ) -> Outcome {
+        let lamport = inputs.lamport;
+        let gas_id = c.gas_coins[0];
+        let ObjectChanges {
+            changed,
+            writes,
+            balances,
+        } = self.object_changes(&s, lamport, charge, c.digest);
+        let mut unchanged_shared: Vec<(ObjectId, UnchangedSharedKind)> = inputs
+            .readonly_shared
             .into_iter()
             .map(|(id, v, d)| (id, UnchangedSharedKind::ReadOnlyRoot((v, Digest(d)))))
             .collect();
-        for (id, version, m) in deleted_shared {
+        for (id, version, mutable) in inputs.deleted_shared {
             unchanged_shared.push((
                 id,
-                if m {
+                if mutable {
                     UnchangedSharedKind::MutateDeleted(version)
                 } else {
                     UnchangedSharedKind::ReadDeleted(version)
                 },
             ));
         }
-        let status = match result {
-            Ok(()) => ExecutionStatus::Success,
-            Err((error, command)) => ExecutionStatus::Failure {
-                error,
-                command: command.map(|c| c as u64),
-            },
-        };
         let events: Vec<RegistryEvent> = std::mem::take(&mut s.events);
         let stored: Vec<StoredEvent> = events
             .iter()
@@ -887,8 +963,11 @@ impl Engine {
             }
             .digest()
         });
-        let dependencies: Vec<TransactionDigest> =
-            dependencies.into_iter().map(TransactionDigest).collect();
+        let dependencies: Vec<TransactionDigest> = inputs
+            .dependencies
+            .into_iter()
+            .map(TransactionDigest)
+            .collect();
         let effects = TransactionEffectsV2 {
             status: status.clone(),
             executed_epoch: 0,
@@ -901,29 +980,7 @@ impl Engine {
             events_digest,
             dependencies: dependencies.iter().map(|d| Digest(d.0)).collect(),
             lamport_version: lamport,
-            changed_objects: changed
-                .iter()
-                .map(|x| {
-                    (
-                        x.id,
-                        EffectsObjectChange {
-                            input_state: match x.input {
-                                Some((v, d, o)) => ObjectIn::Exist(((v, Digest(d)), o.to_ledger())),
-                                None => ObjectIn::NotExist,
-                            },
-                            output_state: match x.output {
-                                Some((d, o)) => ObjectOut::ObjectWrite((Digest(d), o.to_ledger())),
-                                None => ObjectOut::NotExist,
-                            },
-                            id_operation: match (&x.input, &x.output) {
-                                (None, _) => IdOperation::Created,
-                                (Some(_), None) => IdOperation::Deleted,
-                                _ => IdOperation::None,
-                            },
-                        },
-                    )
-                })
-                .collect(),
+            changed_objects: changed.iter().map(ChangedObject::to_effects).collect(),
             unchanged_shared_objects: unchanged_shared.clone(),
             aux_data_digest: None,
         };
@@ -939,7 +996,7 @@ impl Engine {
             unchanged_shared,
             gas_object: gas_id,
             dependencies,
-            balance_changes: balances.into_iter().filter(|(_, v)| *v != 0).collect(),
+            balance_changes: balances,
             events: 0..0,
             effects,
             timestamp_ms: now,
@@ -1124,6 +1181,28 @@ impl Engine {
         );
         self.store.txs.insert(record.digest, record);
     }
+}
+
+/// What the inputs bring to execution (phase 2, [`Engine::input_versions`]).
+#[derive(Default)]
+struct InputVersions {
+    lamport: u64,
+    /// Every input taken mutably, gas coins first: each is written at `lamport`.
+    mutable: Vec<ObjectId>,
+    read_bytes: u64,
+    dependencies: BTreeSet<[u8; 32]>,
+    /// (id, version the consensus assigned, taken mutably)
+    deleted_shared: Vec<(ObjectId, u64, bool)>,
+    /// (id, version, digest)
+    readonly_shared: Vec<(ObjectId, u64, [u8; 32])>,
+}
+
+/// Phase 5b's output ([`Engine::object_changes`]).
+#[derive(Default)]
+struct ObjectChanges {
+    changed: Vec<ChangedObject>,
+    writes: Vec<Obj>,
+    balances: Vec<(Address, i128)>,
 }
 
 /// What phases 3–5 produce: the record, the events, and the written object versions.

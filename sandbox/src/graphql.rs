@@ -40,8 +40,9 @@ enum G {
     MoveType(String),
     DynamicField(Box<Obj>),
     Event(Box<StoredEvent>),
-    /// A transaction; `in_checkpoint` is false for a simulated one.
-    Transaction(Box<TxRecord>, bool),
+    /// A transaction: read from a checkpoint (`None`: its events are loaded from the
+    /// store), or the one an execution or simulation returned, with its events.
+    Transaction(Box<TxRecord>, Option<Vec<StoredEvent>>),
     Effects(Box<TxRecord>, Vec<StoredEvent>, bool),
     Simulation(Box<TxRecord>, Vec<StoredEvent>),
     ExecutionResult(Box<TxRecord>, Vec<StoredEvent>),
@@ -465,7 +466,7 @@ impl Ctx<'_> {
                 let d: TransactionDigest = arg_str(args, "digest")?.parse()?;
                 // an indexer that has not caught up does not know the transaction yet
                 match self.view().tx(&d) {
-                    Some(r) => R::One(G::Transaction(Box::new(r.clone()), true)),
+                    Some(r) => R::One(G::Transaction(Box::new(r.clone()), None)),
                     None => R::Null,
                 }
             }
@@ -584,7 +585,7 @@ impl Ctx<'_> {
             }
             (G::Object(o) | G::DynamicField(o), "previousTransaction") => {
                 match self.engine.store.txs.get(&o.previous_tx) {
-                    Some(r) => R::One(G::Transaction(Box::new(r.clone()), true)),
+                    Some(r) => R::One(G::Transaction(Box::new(r.clone()), None)),
                     // genesis and the deployment are system transactions
                     None => R::Null,
                 }
@@ -719,7 +720,7 @@ impl Ctx<'_> {
             (G::Event(e), "timestamp") => R::Leaf(json!(iso(e.timestamp_ms))),
             (G::Event(e), "sender") => R::One(G::Address(e.sender.into())),
             (G::Event(e), "transaction") => match self.engine.store.txs.get(&e.tx_digest) {
-                Some(r) => R::One(G::Transaction(Box::new(r.clone()), true)),
+                Some(r) => R::One(G::Transaction(Box::new(r.clone()), None)),
                 None => R::Null,
             },
             (G::Event(e), "transactionModule") => R::One(G::MoveModule(pkg, e.module.clone())),
@@ -742,14 +743,10 @@ impl Ctx<'_> {
                     .map(|s| G::Signature(s.clone()))
                     .collect(),
             ),
-            (G::Transaction(r, in_checkpoint), "effects") => {
-                let ev = if *in_checkpoint {
-                    self.effects_events(r)
-                } else {
-                    vec![]
-                };
-                R::One(G::Effects(r.clone(), ev, *in_checkpoint))
-            }
+            (G::Transaction(r, events), "effects") => match events {
+                None => R::One(G::Effects(r.clone(), self.effects_events(r), true)),
+                Some(ev) => R::One(G::Effects(r.clone(), ev.clone(), false)),
+            },
             (G::Transaction(r, _), "sender") => R::One(G::Address(r.sender.into())),
             (G::ExecutionResult(r, ev), "effects") => {
                 R::One(G::Effects(r.clone(), ev.clone(), false))
@@ -797,8 +794,8 @@ impl Ctx<'_> {
                     R::Null
                 }
             }
-            (G::Effects(r, _, visible), "transaction") => {
-                R::One(G::Transaction(r.clone(), *visible))
+            (G::Effects(r, ev, visible), "transaction") => {
+                R::One(G::Transaction(r.clone(), (!visible).then(|| ev.clone())))
             }
             (G::Effects(r, ev, _), "events") => {
                 let items = ev

@@ -23,7 +23,7 @@ use serde_json::Value;
 
 use crate::exec::{Engine, Mode};
 use crate::gas;
-use crate::store::{Contents, Owner};
+use crate::store::{Contents, Obj, Owner};
 
 /// The most gas coins a transaction may name (`max_gas_payment_objects`).
 const MAX_GAS_PAYMENT_OBJECTS: usize = 256;
@@ -149,12 +149,25 @@ fn used_mutably(commands: &[Command], i: u16) -> bool {
     })
 }
 
-fn object_ref(engine: &Engine, cp: u64, v: &Value) -> Result<(ObjectRef, Owner), String> {
+/// The object an input names, as of checkpoint `cp`.
+fn lookup(engine: &Engine, cp: u64, v: &Value) -> Result<Obj, String> {
     let id = id_field(v, "objectId")?;
-    let view = engine.store.view(cp);
-    let o = view
+    engine
+        .store
+        .view(cp)
         .object(&id)
-        .ok_or_else(|| format!("Object {id} not found"))?;
+        .cloned()
+        .ok_or_else(|| format!("Object {id} not found"))
+}
+
+/// An owned or immutable object's reference, checked against the version and digest the
+/// caller gave (`resolve_object_reference_with_object`). Shared inputs skip this: Sui
+/// ignores their `version`, `digest` and `mutable` and takes the initial shared version
+/// from the object and the mutability from the commands.
+fn owned_ref(o: &Obj, v: &Value) -> Result<ObjectRef, String> {
+    if !matches!(o.owner, Owner::Address(_) | Owner::Immutable) {
+        return Err(format!("object {} is not Immutable or AddressOwned", o.id));
+    }
     if let Some(version) = u64_field(v, "version")?
         && version != o.version
     {
@@ -171,7 +184,7 @@ fn object_ref(engine: &Engine, cp: u64, v: &Value) -> Result<(ObjectRef, Owner),
             bs58::encode(o.digest).into_string()
         ));
     }
-    Ok((o.object_ref(), o.owner))
+    Ok(o.object_ref())
 }
 
 fn input(
@@ -196,27 +209,27 @@ fn input(
             Some(k) => Err(format!("input {i}: kind {k} with pure bytes")),
         };
     }
-    let (r, owner) = object_ref(engine, cp, v)?;
+    let o = lookup(engine, cp, v)?;
     let shared = |isv: u64| {
         CallArg::Object(ObjectArg::SharedObject {
-            id: r.id,
+            id: o.id,
             initial_shared_version: isv,
-            mutable: r.id != CLOCK_ID && used_mutably(commands, i),
+            mutable: o.id != CLOCK_ID && used_mutably(commands, i),
         })
     };
-    match (kind, owner) {
+    match (kind, o.owner) {
         (Some("SHARED") | None, Owner::Shared(isv)) => Ok(shared(isv)),
-        (Some("SHARED"), _) => Err(format!("object {} is not a shared object", r.id)),
-        (Some("IMMUTABLE_OR_OWNED") | None, Owner::Address(_) | Owner::Immutable) => {
-            Ok(CallArg::Object(ObjectArg::ImmOrOwnedObject(r)))
-        }
-        (Some("IMMUTABLE_OR_OWNED"), _) => {
-            Err(format!("object {} is not Immutable or AddressOwned", r.id))
-        }
-        (None, Owner::Object(_)) => Err(format!(
+        (Some("SHARED"), _) => Err(format!("object {} is not a shared object", o.id)),
+        (Some("IMMUTABLE_OR_OWNED") | None, _) if !matches!(o.owner, Owner::Object(_)) => Ok(
+            CallArg::Object(ObjectArg::ImmOrOwnedObject(owned_ref(&o, v)?)),
+        ),
+        (None, _) => Err(format!(
             "object {} is object owned and cannot be used as an input",
-            r.id
+            o.id
         )),
+        (Some("IMMUTABLE_OR_OWNED"), _) => {
+            Err(format!("object {} is not Immutable or AddressOwned", o.id))
+        }
         (Some(k), _) => Err(format!(
             "input {i}: kind {k} is not modelled by daas-sandbox"
         )),
@@ -263,12 +276,12 @@ pub fn resolve(
         .into_iter()
         .flatten()
     {
-        let (r, _) = object_ref(engine, cp, p)?;
-        match &engine.store.objects[&r.id].contents {
+        let o = lookup(engine, cp, p)?;
+        match &o.contents {
             Contents::Coin(c) => payment_value += c.balance.value as u128,
-            _ => return Err(format!("object {} is not a valid gas coin", r.id)),
+            _ => return Err(format!("object {} is not a valid gas coin", o.id)),
         }
-        payment.push(r);
+        payment.push(owned_ref(&o, p)?);
     }
     let max_budget = if payment.is_empty() {
         gas::MAX_TX_GAS

@@ -182,6 +182,18 @@ impl Node {
         Ok(out)
     }
 
+    /// Keeps the spec violations of one request and logs them.
+    #[cfg(feature = "conformance")]
+    fn record_violations(&self, v: &[crate::conformance::Violation]) {
+        for v in v {
+            tracing::warn!(violation = %v, "answer or request does not match Sui's spec");
+        }
+        self.violations
+            .lock()
+            .expect("poisoned")
+            .extend(v.iter().map(ToString::to_string));
+    }
+
     /// The checkpoint reads are served at: the latest minus the read lag.
     pub fn read_checkpoint(&self, engine: &Engine) -> u64 {
         engine
@@ -338,8 +350,10 @@ impl Sandbox {
             .route("/", post(jsonrpc))
             .route("/graphql", post(graphql))
             .route("/admin/clock", post(admin_clock))
-            .route("/admin/faults", post(admin_faults))
-            .with_state(Arc::clone(&node));
+            .route("/admin/faults", post(admin_faults));
+        #[cfg(feature = "conformance")]
+        let app = app.route("/admin/violations", axum::routing::get(admin_violations));
+        let app = app.with_state(Arc::clone(&node));
         let task = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app)
                 .with_graceful_shutdown(shutdown)
@@ -431,10 +445,7 @@ async fn jsonrpc(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     if let Some(spec) = &node.spec {
         let mut v = spec.check_jsonrpc_request(&req);
         v.extend(spec.check_jsonrpc_response(method, &resp));
-        node.violations
-            .lock()
-            .expect("poisoned")
-            .extend(v.iter().map(ToString::to_string));
+        node.record_violations(&v);
     }
     axum::Json(resp).into_response()
 }
@@ -466,13 +477,21 @@ async fn graphql(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     if let Some(spec) = &node.spec {
         let query = req.get("query").and_then(Value::as_str).unwrap_or("");
         let mut v = spec.check_graphql_request(query, req.get("variables").unwrap_or(&Value::Null));
-        v.extend(spec.check_graphql_response(query, &out));
-        node.violations
-            .lock()
-            .expect("poisoned")
-            .extend(v.iter().map(ToString::to_string));
+        v.extend(spec.check_graphql_response_with_variables(
+            query,
+            req.get("variables").unwrap_or(&Value::Null),
+            &out,
+        ));
+        node.record_violations(&v);
     }
     axum::Json(out).into_response()
+}
+
+/// The spec violations seen so far, as a JSON list of strings (with a spec configured:
+/// `daas-sandbox chain --check-spec DIR`).
+#[cfg(feature = "conformance")]
+async fn admin_violations(State(node): State<Arc<Node>>) -> Response {
+    axum::Json(node.violations.lock().expect("poisoned").clone()).into_response()
 }
 
 async fn admin_clock(State(node): State<Arc<Node>>, body: Bytes) -> Response {

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use daas_protocol::ledger::{
-    self, Digest, ExecutionStatus, GasCostSummary, MoveObjectType, TransactionEffectsV2,
-    UnchangedSharedKind,
+    self, Digest, EffectsObjectChange, ExecutionStatus, GasCostSummary, IdOperation,
+    MoveObjectType, ObjectIn, ObjectOut, TransactionEffectsV2, UnchangedSharedKind,
 };
 use daas_protocol::onchain::{self, Cap, Coin, Field, RegistryEvent, Worker, WorkerRegistry};
 use daas_protocol::sui::TransactionDigest;
@@ -143,7 +143,6 @@ pub fn canonical_struct(s: &StructTag) -> String {
     }
     out
 }
-
 
 impl Contents {
     /// The full Move type, as JSON-RPC prints it (framework addresses short).
@@ -508,6 +507,26 @@ impl ChangedObject {
     /// Deleted by this transaction.
     pub fn is_deleted(&self) -> bool {
         self.output.is_none()
+    }
+
+    /// The change as Sui's effects (V2) list it.
+    pub fn to_effects(&self) -> (ObjectId, EffectsObjectChange) {
+        let change = EffectsObjectChange {
+            input_state: match self.input {
+                Some((v, d, o)) => ObjectIn::Exist(((v, Digest(d)), o.to_ledger())),
+                None => ObjectIn::NotExist,
+            },
+            output_state: match self.output {
+                Some((d, o)) => ObjectOut::ObjectWrite((Digest(d), o.to_ledger())),
+                None => ObjectOut::NotExist,
+            },
+            id_operation: match (&self.input, &self.output) {
+                (None, _) => IdOperation::Created,
+                (Some(_), None) => IdOperation::Deleted,
+                _ => IdOperation::None,
+            },
+        };
+        (self.id, change)
     }
 }
 

@@ -460,6 +460,33 @@ pub enum ExecStatus {
     Failure(String),
 }
 
+impl ExecStatus {
+    /// Whether the transaction ran out of gas: JSON-RPC says `InsufficientGas`,
+    /// GraphQL `Insufficient Gas.` (Sui's `ExecutionFailureStatus` as Debug and as
+    /// Display). Its gas figures are then what the budget allowed, not the cost.
+    pub fn ran_out_of_gas(&self) -> bool {
+        self.failure_is("insufficientgas")
+    }
+
+    /// Whether a command took more from a coin than it held (`InsufficientCoinBalance
+    /// in command N` / `Error in Nth command, Insufficient coin balance for operation.`).
+    pub fn is_insufficient_coin_balance(&self) -> bool {
+        self.failure_is("insufficientcoinbalance")
+    }
+
+    fn failure_is(&self, squashed: &str) -> bool {
+        match self {
+            ExecStatus::Failure(m) => m
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric())
+                .collect::<String>()
+                .to_ascii_lowercase()
+                .contains(squashed),
+            _ => false,
+        }
+    }
+}
+
 /// What a transaction did to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -770,6 +797,22 @@ pub(crate) fn iso8601_ms(s: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn out_of_gas_and_coin_balance_read_in_both_transports_words() {
+        use super::ExecStatus::{Failure, Success};
+        for m in ["InsufficientGas", "Insufficient Gas."] {
+            assert!(Failure(m.into()).ran_out_of_gas(), "{m}");
+        }
+        for m in [
+            "InsufficientCoinBalance in command 0",
+            "Error in 1st command, Insufficient coin balance for operation.",
+        ] {
+            assert!(Failure(m.into()).is_insufficient_coin_balance(), "{m}");
+            assert!(!Failure(m.into()).ran_out_of_gas(), "{m}");
+        }
+        assert!(!Success.ran_out_of_gas());
+    }
+
     #[test]
     fn sui_amounts_print_without_trailing_zeros() {
         assert_eq!(super::fmt_sui(0), "0 SUI");

@@ -114,10 +114,17 @@ pub fn gas_coin_spend(pt: &ProgrammableTransaction) -> Option<u64> {
     Some(total)
 }
 
-/// Whether a failed execution ran out of gas (so its gas figures are not the cost).
-fn failed_for_gas(status: &ExecStatus) -> bool {
-    matches!(status, ExecStatus::Failure(m) if m.starts_with("InsufficientGas"))
+/// [`gas_coin_spend`] as a [`Spend`], or an error saying how to give it.
+fn read_spend(pt: &ProgrammableTransaction) -> Result<Spend> {
+    gas_coin_spend(pt).map(Spend::new).ok_or_else(|| {
+        ChainError::Config(
+            "the transaction uses the gas coin in a way whose cost cannot be read off it: give the amount with `Submitter::sign_with` or `submit_with`".into(),
+        )
+    })
 }
+
+/// Signed transactions whose gas plan is kept for their execution, at most.
+const MAX_PLANS: usize = 1024;
 
 /// The shortest prefix of `coins` (richest first) holding at least `need`, or all of
 /// them (at most [`MAX_GAS_COINS`]) when none does.
@@ -243,12 +250,8 @@ impl<C: Chain> Submitter<C> {
 
     /// Signs `pt`, which takes from the gas coin what [`gas_coin_spend`] reads off it.
     pub async fn sign(&self, pt: ProgrammableTransaction) -> Result<SignedTransaction> {
-        let amount = gas_coin_spend(&pt).ok_or_else(|| {
-            ChainError::Config(
-                "the transaction uses the gas coin in a way whose cost cannot be read off it: give the amount with `Submitter::sign_with`".into(),
-            )
-        })?;
-        self.sign_with(pt, Spend::new(amount)).await
+        let spend = read_spend(&pt)?;
+        self.sign_with(pt, spend).await
     }
 
     /// Picks gas coins that pay `spend` plus the budget, sizes the budget with a dry
@@ -268,7 +271,12 @@ impl<C: Chain> Submitter<C> {
         }
         let (data, total) = self.plan(pt, &spend).await?;
         let signed = self.sign_data(&data);
-        self.plans.lock().expect("poisoned").insert(
+        let mut plans = self.plans.lock().expect("poisoned");
+        if plans.len() >= MAX_PLANS {
+            // signed and never executed here: their coins are read again instead
+            plans.clear();
+        }
+        plans.insert(
             signed.digest,
             GasPlan {
                 total,
@@ -331,7 +339,7 @@ impl<C: Chain> Submitter<C> {
             .chain
             .dry_run(&data(&probe_coins, probe_budget).to_bcs())
             .await?;
-        if failed_for_gas(&dry.status) {
+        if dry.status.ran_out_of_gas() {
             if probe_budget < cap {
                 return Err(short(probe_sum, probe_coins.len(), probe_budget + 1, false));
             }
@@ -341,7 +349,7 @@ impl<C: Chain> Submitter<C> {
             )));
         }
         if let ExecStatus::Failure(m) = &dry.status
-            && m.starts_with("InsufficientCoinBalance")
+            && dry.status.is_insufficient_coin_balance()
         {
             return Err(ChainError::Config(format!(
                 "the dry run failed with {m}: the transaction takes more from the gas coin than the {} declared",
@@ -377,10 +385,20 @@ impl<C: Chain> Submitter<C> {
     pub async fn execute(&self, signed: &SignedTransaction) -> Result<ExecOutcome> {
         let tx = TransactionData::from_bcs(&signed.tx_bytes)
             .map_err(|e| ChainError::Config(format!("signed transaction: {e}")))?;
-        let out = self
+        let out = match self
             .chain
             .execute(&signed.tx_bytes, std::slice::from_ref(&signed.signature))
-            .await?;
+            .await
+        {
+            Ok(out) => out,
+            Err(e) => {
+                if !e.is_retryable() {
+                    // refused for good: these bytes will not execute
+                    self.plans.lock().expect("poisoned").remove(&signed.digest);
+                }
+                return Err(e);
+            }
+        };
         if out.digest != signed.digest {
             return Err(ChainError::Malformed {
                 endpoint: self.chain.describe(),
@@ -401,12 +419,8 @@ impl<C: Chain> Submitter<C> {
     /// Signs (the spend read off `pt`) and executes, rebuilding after a stale-object
     /// refusal (see [`Submitter::submit_with`]).
     pub async fn submit(&self, pt: ProgrammableTransaction) -> Result<ExecOutcome> {
-        let amount = gas_coin_spend(&pt).ok_or_else(|| {
-            ChainError::Config(
-                "the transaction uses the gas coin in a way whose cost cannot be read off it: give the amount with `Submitter::submit_with`".into(),
-            )
-        })?;
-        self.submit_with(pt, Spend::new(amount)).await
+        let spend = read_spend(&pt)?;
+        self.submit_with(pt, spend).await
     }
 
     /// Signs with an explicit spend and executes. When a node refuses it because an

@@ -63,6 +63,28 @@ fn the_checker_rejects_wrong_shapes() {
     );
 }
 
+#[test]
+fn the_checker_follows_include_and_skip() {
+    let spec = spec();
+    let q = "query($e: Boolean = false, $s: Boolean!) { epoch { referenceGasPrice @include(if: $e) epochId @skip(if: $s) } }";
+    let check = |vars: Value, data: Value| {
+        spec.check_graphql_response_with_variables(q, &vars, &json!({ "data": { "epoch": data } }))
+    };
+    let both = json!({"referenceGasPrice": "1000", "epochId": 0});
+    // the default leaves referenceGasPrice out: answering it is a violation
+    assert!(!check(json!({"s": false}), both.clone()).is_empty());
+    assert!(check(json!({"s": false}), json!({"epochId": 0})).is_empty());
+    // included and not skipped: both must be there
+    assert!(check(json!({"e": true, "s": false}), both.clone()).is_empty());
+    assert!(!check(json!({"e": true, "s": false}), json!({"epochId": 0})).is_empty());
+    assert!(!check(json!({"e": true, "s": true}), both).is_empty());
+    // without variables either answer is accepted
+    assert!(
+        spec.check_graphql_response(q, &json!({"data": {"epoch": {}}}))
+            .is_empty()
+    );
+}
+
 async fn post(url: &str, body: Value) -> Value {
     reqwest::Client::new()
         .post(url)

@@ -156,6 +156,40 @@ async fn a_shortfall_names_the_numbers_and_coins_merge_to_pay<C: Chain>(w: World
     w.assert_conformant();
 }
 
+async fn a_dry_run_that_ran_out_of_gas_is_never_trusted<C: Chain>(w: World<C>) {
+    // 1.005 SUI: a dry run can afford 0.005 SUI of budget after the 1 SUI stake, less
+    // than a registration costs; its figures are what the budget allowed, not the cost
+    let staker = fresh_account(&w, 4, &[1_005_000_000]).await;
+    let d = w.device_for(w.info.registry_id, staker.address(), "rpi-thin", 14, 14);
+    let mut b = PtbBuilder::new();
+    w.calls
+        .stake_and_register_worker(&mut b, SUI, d.node_id.as_str(), &d.token.to_bytes());
+    let err = Submitter::new(w.chain(), &staker)
+        .sign(b.finish())
+        .await
+        .unwrap_err();
+    let ChainError::InsufficientFunds {
+        balance,
+        gas,
+        gas_is_estimate,
+        ..
+    } = &err
+    else {
+        panic!("expected a shortfall, got {err}");
+    };
+    assert_eq!(*balance, 1_005_000_000);
+    assert!(!gas_is_estimate);
+    assert!(*gas > 5_000_000, "more than the dry run could spend: {gas}");
+    assert!(
+        err.to_string().contains("at least 0.005000001 SUI gas"),
+        "{err}"
+    );
+    // nothing was sent: the coin is untouched
+    let coins = w.chain().coins(staker.address()).await.unwrap();
+    assert_eq!(coins.iter().map(|c| c.balance).sum::<u64>(), 1_005_000_000);
+    w.assert_conformant();
+}
+
 /// A client that passes everything through and keeps every refusal it saw: the
 /// production trait around the real client, to see what the submitter had to handle.
 struct Recording<C> {
@@ -563,6 +597,7 @@ macro_rules! both_transports {
 both_transports!(
     registration_from_a_single_5_sui_coin,
     a_shortfall_names_the_numbers_and_coins_merge_to_pay,
+    a_dry_run_that_ran_out_of_gas_is_never_trusted,
     back_to_back_submissions_while_reads_lag,
     a_stale_object_refusal_is_retried_once_the_consuming_transaction_is_visible,
     wait_for_local_execution_is_refused_and_never_sent,

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[path = "agent_cmd.rs"]
+mod agent_cmd;
 #[path = "server_cmd.rs"]
 mod server_cmd;
 
@@ -23,6 +25,12 @@ enum Cmd {
     ///
     /// Example: `daas-k3s server --data-dir /tmp/k3s --https-listen-port 0 --write-kubeconfig /tmp/k3s.yaml`
     Server(server_cmd::ServerArgs),
+    /// Run an agent: check the token's CA hash against `/cacerts`, join with the token
+    /// and the node password, register the Node and keep it Ready; k3s's log lines and
+    /// retry intervals on failure, never exiting on a bad token.
+    ///
+    /// Example: `daas-k3s agent --server https://127.0.0.1:6443 --token-file /run/k3s-token --node-name pi-0123456789abcdef`
+    Agent(agent_cmd::AgentArgs),
 }
 
 /// Parses argv; a usage error exits 64 (help/version exit 0).
@@ -41,5 +49,6 @@ pub fn parse() -> Result<Args, ExitCode> {
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Cmd::Server(a) => server_cmd::run(a).await,
+        Cmd::Agent(a) => agent_cmd::run(a).await,
     }
 }
