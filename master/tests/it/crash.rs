@@ -70,8 +70,9 @@ async fn a_crash_at_every_step_of_an_activation_converges() {
         w.start_master(None).await;
         w.wait_status(d, WorkerStatus::Active, MINUTE).await;
         w.converged(MINUTE).await;
+        let worker_id = w.worker(d).await.unwrap().info.id;
         assert!(
-            !w.tokens().await.iter().any(|t| t.0 == w.worker(d).await.unwrap().info.id),
+            !w.tokens().await.iter().any(|t| t.0 == worker_id),
             "{step}: the activated worker's token is deleted"
         );
         w.stop_master().await;

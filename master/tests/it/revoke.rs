@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use daas_protocol::chain::Chain as _;
 use daas_protocol::config::TransportKind;
 use daas_protocol::onchain::WorkerStatus;
 use daas_protocol::tx::Arg;

@@ -58,6 +58,8 @@ pub struct Device {
 
 /// A `daas-sandbox chain` process and its info file.
 pub struct ChainSide {
+    /// Kept so the process lives as long as the side (killed on drop).
+    #[allow(dead_code)]
     pub process: Guard,
     pub info: SandboxInfo,
 }
@@ -81,7 +83,9 @@ pub async fn start_chain(dir: &Path, name: &str) -> ChainSide {
 pub struct World {
     pub dir: tempfile::TempDir,
     pub chain_side: ChainSide,
+    #[allow(dead_code)] // held for the test's lifetime; not every test reads it
     pub extra_chains: Vec<ChainSide>,
+    #[allow(dead_code)] // held for the test's lifetime; not every test reads it
     pub transport: TransportKind,
     pub chain: AnyChain,
     pub chain_id: ChainId,
@@ -91,8 +95,10 @@ pub struct World {
     pub accounts: Vec<SuiKeypair>,
     pub master_key: SuiKeypair,
     pub envelope_pub: EnvelopePublicKey,
+    #[allow(dead_code)] // held for the test's lifetime; not every test reads it
     pub k3s: Guard,
     pub k3s_url: String,
+    #[allow(dead_code)] // held for the test's lifetime; not every test reads it
     pub kubeconfig: PathBuf,
     pub kube: kube::Client,
     pub config_path: PathBuf,
