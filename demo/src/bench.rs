@@ -73,8 +73,18 @@ pub fn main(b: Bench) -> ExitCode {
                 registrations,
                 backlog,
                 transport: t,
-            } => master(backlog.unwrap_or(registrations), backlog.is_some(), transport(&t)?).await,
-            Bench::Activation { nodes, transport: t } => activation(nodes, transport(&t)?).await,
+            } => {
+                master(
+                    backlog.unwrap_or(registrations),
+                    backlog.is_some(),
+                    transport(&t)?,
+                )
+                .await
+            }
+            Bench::Activation {
+                nodes,
+                transport: t,
+            } => activation(nodes, transport(&t)?).await,
         }
     });
     match r {
@@ -94,7 +104,12 @@ fn stakers(n: usize) -> usize {
     (n / 500 + 2).clamp(4, 64)
 }
 
-async fn wait_all_issued(stage: &Stage, tally: &mut Tally, n: usize, timeout: Duration) -> anyhow::Result<()> {
+async fn wait_all_issued(
+    stage: &Stage,
+    tally: &mut Tally,
+    n: usize,
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
         tally.update(stage).await?;
@@ -213,7 +228,10 @@ async fn activation(n: usize, t: TransportKind) -> anyhow::Result<String> {
             }
         }
         if Instant::now() > deadline {
-            bail!("{active} of {n} activated after 300 s; master log: {}", stage.log_path.display());
+            bail!(
+                "{active} of {n} activated after 300 s; master log: {}",
+                stage.log_path.display()
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

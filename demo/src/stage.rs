@@ -101,7 +101,10 @@ pub struct Stage {
     stops: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
-fn stopper() -> (tokio::sync::oneshot::Sender<()>, impl Future<Output = ()> + Send + 'static) {
+fn stopper() -> (
+    tokio::sync::oneshot::Sender<()>,
+    impl Future<Output = ()> + Send + 'static,
+) {
     let (tx, rx) = tokio::sync::oneshot::channel();
     (tx, async move {
         let _ = rx.await;
@@ -117,7 +120,10 @@ impl Stage {
         let now = daas_master::service::now_ms();
         let (stop_chain, chain_stop) = stopper();
         let sandbox = Sandbox::start(
-            SandboxConfig::new("127.0.0.1:0".parse()?, GenesisParams::new(11, accounts, now)),
+            SandboxConfig::new(
+                "127.0.0.1:0".parse()?,
+                GenesisParams::new(11, accounts, now),
+            ),
             chain_stop,
         )
         .await
@@ -150,7 +156,10 @@ impl Stage {
         let keys = dir.path().join("keys");
         std::fs::create_dir(&keys)?;
         set_mode(&keys, 0o700)?;
-        write_private(&keys.join("master-sui.key"), info.master.suiprivkey.as_bytes())?;
+        write_private(
+            &keys.join("master-sui.key"),
+            info.master.suiprivkey.as_bytes(),
+        )?;
         let envelope = EnvelopeKey::from_secret_bytes(
             daas_protocol::hex::decode_array(&info.envelope_key.private)
                 .context("the sandbox's envelope key")?,
@@ -246,9 +255,7 @@ listen = "127.0.0.1:0"
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
-            if text.matches("serving /healthz").count()
-                > text.matches("stopped").count()
-            {
+            if text.matches("serving /healthz").count() > text.matches("stopped").count() {
                 return Ok(());
             }
             if let Some(c) = self.master.as_mut()
@@ -287,8 +294,8 @@ listen = "127.0.0.1:0"
                 let owner = i % self.accounts.len();
                 let identity = IdentityKey::generate();
                 let sealing = SealingKey::generate();
-                let node_id =
-                    NodeId::from_label(&format!("{label}{i}"), &identity.public()).expect("valid label");
+                let node_id = NodeId::from_label(&format!("{label}{i}"), &identity.public())
+                    .expect("valid label");
                 let token = SealToken::create(
                     &identity,
                     &sealing.public(),
@@ -315,28 +322,29 @@ listen = "127.0.0.1:0"
         for d in devices {
             per_owner.entry(d.owner).or_default().push(d);
         }
-        let results = futures::future::join_all(per_owner.into_iter().map(|(owner, mine)| async move {
-            let sub = Submitter::new(&self.chain, &self.accounts[owner]);
-            let mut sent = 0;
-            for chunk in mine.chunks(REGISTRATIONS_PER_TX) {
-                let mut b = PtbBuilder::new();
-                for d in chunk {
-                    self.calls.stake_and_register_worker(
-                        &mut b,
-                        SUI,
-                        d.node_id.as_str(),
-                        &d.token.to_bytes(),
-                    );
+        let results =
+            futures::future::join_all(per_owner.into_iter().map(|(owner, mine)| async move {
+                let sub = Submitter::new(&self.chain, &self.accounts[owner]);
+                let mut sent = 0;
+                for chunk in mine.chunks(REGISTRATIONS_PER_TX) {
+                    let mut b = PtbBuilder::new();
+                    for d in chunk {
+                        self.calls.stake_and_register_worker(
+                            &mut b,
+                            SUI,
+                            d.node_id.as_str(),
+                            &d.token.to_bytes(),
+                        );
+                    }
+                    let out = sub.submit(b.finish()).await?;
+                    if !out.is_success() {
+                        bail!("a registration transaction failed: {:?}", out.status);
+                    }
+                    sent += 1;
                 }
-                let out = sub.submit(b.finish()).await?;
-                if !out.is_success() {
-                    bail!("a registration transaction failed: {:?}", out.status);
-                }
-                sent += 1;
-            }
-            anyhow::Ok(sent)
-        }))
-        .await;
+                anyhow::Ok(sent)
+            }))
+            .await;
         let mut total = 0;
         for r in results {
             total += r?;
@@ -345,7 +353,12 @@ listen = "127.0.0.1:0"
     }
 
     /// Opens `d`'s envelope with its sealing key.
-    pub fn open(&self, d: &Device, worker_id: ObjectId, envelope: &[u8]) -> anyhow::Result<OpenedEnvelope> {
+    pub fn open(
+        &self,
+        d: &Device,
+        worker_id: ObjectId,
+        envelope: &[u8],
+    ) -> anyhow::Result<OpenedEnvelope> {
         Ok(envelope::open(
             envelope,
             &EnvelopeContext {
@@ -452,7 +465,11 @@ impl Tally {
 
     /// Distinct workers with an envelope.
     pub fn issued_workers(&self) -> usize {
-        self.issued.iter().map(|(w, _)| w).collect::<HashSet<_>>().len()
+        self.issued
+            .iter()
+            .map(|(w, _)| w)
+            .collect::<HashSet<_>>()
+            .len()
     }
 
     /// Envelopes beyond one per worker (a registration issued twice).

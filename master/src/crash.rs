@@ -73,7 +73,11 @@ mod tests {
     #[test]
     fn only_known_steps_are_accepted_and_others_never_fire() {
         assert!(CrashPoints::at("minted").is_ok());
-        assert!(CrashPoints::at("nope").unwrap_err().contains("minting-recorded"));
+        assert!(
+            CrashPoints::at("nope")
+                .unwrap_err()
+                .contains("minting-recorded")
+        );
         CrashPoints::at("minted").unwrap().hit("issued");
         CrashPoints::none().hit("minted");
     }

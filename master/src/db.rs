@@ -717,8 +717,10 @@ impl Db {
     /// The state of batch `id` (`None` if unknown).
     pub fn batch_state(&self, id: i64) -> Result<Option<String>, DbError> {
         self.with(|c| {
-            c.query_row("SELECT state FROM batches WHERE id = ?1", [id], |r| r.get(0))
-                .optional()
+            c.query_row("SELECT state FROM batches WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
         })
     }
 

@@ -426,7 +426,11 @@ mod tests {
 
     #[test]
     fn a_new_pending_worker_is_minted_the_next_version() {
-        let d = decide(&row(Stage::Seen, None), &worker(WorkerStatus::Pending, 0, None), &facts(&[]));
+        let d = decide(
+            &row(Stage::Seen, None),
+            &worker(WorkerStatus::Pending, 0, None),
+            &facts(&[]),
+        );
         assert_eq!(
             d.plan,
             Plan::Mint {
@@ -443,7 +447,11 @@ mod tests {
     fn a_secret_of_the_version_is_reused_never_doubled_and_others_deleted() {
         // The database was lost after the Secret was created: reuse it.
         let tokens = [tok("old000", 1), tok("new000", 2)];
-        let d = decide(&row(Stage::Seen, None), &worker(WorkerStatus::Pending, 1, None), &facts(&tokens));
+        let d = decide(
+            &row(Stage::Seen, None),
+            &worker(WorkerStatus::Pending, 1, None),
+            &facts(&tokens),
+        );
         assert_eq!(
             d.plan,
             Plan::Mint {
@@ -470,7 +478,10 @@ mod tests {
         let r = row(Stage::Submitted, Some(1));
         let mut f = facts(&tokens);
         f.batch = BatchStatus::InFlight;
-        assert_eq!(decide(&r, &worker(WorkerStatus::Pending, 0, None), &f).plan, Plan::Keep);
+        assert_eq!(
+            decide(&r, &worker(WorkerStatus::Pending, 0, None), &f).plan,
+            Plan::Keep
+        );
         f.batch = BatchStatus::Settled;
         let d = decide(&r, &worker(WorkerStatus::Pending, 0, None), &f);
         assert_eq!(d.plan, Plan::Requeue);
@@ -551,8 +562,15 @@ mod tests {
         let tokens = [tok("t00001", 1)];
         let mut f = facts(&tokens);
         f.seal_check = Err("seal token signature does not verify".into());
-        let d = decide(&row(Stage::Seen, None), &worker(WorkerStatus::Pending, 0, None), &f);
-        assert_eq!(d.plan, Plan::Refuse("seal token signature does not verify".into()));
+        let d = decide(
+            &row(Stage::Seen, None),
+            &worker(WorkerStatus::Pending, 0, None),
+            &f,
+        );
+        assert_eq!(
+            d.plan,
+            Plan::Refuse("seal token signature does not verify".into())
+        );
         assert_eq!(d.delete, vec!["t00001".to_string()]);
     }
 
@@ -572,12 +590,27 @@ mod tests {
     fn a_rotation_is_minted_then_kept_until_the_node_rejoins() {
         let mut r = row(Stage::Seen, Some(1));
         r.rotation = true;
-        let d = decide(&r, &worker(WorkerStatus::Active, 1, Some((1, NOW + 9))), &facts(&[]));
-        assert!(matches!(d.plan, Plan::Mint { version: 2, rotation: true, .. }));
+        let d = decide(
+            &r,
+            &worker(WorkerStatus::Active, 1, Some((1, NOW + 9))),
+            &facts(&[]),
+        );
+        assert!(matches!(
+            d.plan,
+            Plan::Mint {
+                version: 2,
+                rotation: true,
+                ..
+            }
+        ));
         let tokens = [tok("t00002", 2)];
         r.stage = Stage::Submitted;
         r.version = Some(2);
-        let d = decide(&r, &worker(WorkerStatus::Active, 2, Some((2, NOW + 9))), &facts(&tokens));
+        let d = decide(
+            &r,
+            &worker(WorkerStatus::Active, 2, Some((2, NOW + 9))),
+            &facts(&tokens),
+        );
         assert_eq!(
             d.plan,
             Plan::Issued {
@@ -593,7 +626,11 @@ mod tests {
     #[test]
     fn leaving_and_slashed_are_revoked_and_confirmed_only_within_the_grace() {
         for status in [WorkerStatus::Leaving, WorkerStatus::Slashed] {
-            let d = decide(&row(Stage::Active, Some(1)), &worker(status, 1, None), &facts(&[tok("x00000", 1)]));
+            let d = decide(
+                &row(Stage::Active, Some(1)),
+                &worker(status, 1, None),
+                &facts(&[tok("x00000", 1)]),
+            );
             assert_eq!(d.plan, Plan::Revoke { confirm: true });
             assert_eq!(d.delete.len(), 1);
         }
@@ -606,7 +643,11 @@ mod tests {
         assert_eq!(d.plan, Plan::Revoke { confirm: false });
         let mut f = facts(&[]);
         f.batch = BatchStatus::InFlight;
-        let d = decide(&row(Stage::Confirming, Some(1)), &worker(WorkerStatus::Slashed, 1, None), &f);
+        let d = decide(
+            &row(Stage::Confirming, Some(1)),
+            &worker(WorkerStatus::Slashed, 1, None),
+            &f,
+        );
         assert_eq!(d.plan, Plan::Keep);
     }
 

@@ -113,7 +113,11 @@ struct WorkersQuery {
 }
 
 /// Serves until `stop` turns true.
-pub async fn serve(listener: tokio::net::TcpListener, ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    ctx: Arc<Ctx>,
+    mut stop: watch::Receiver<bool>,
+) {
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -143,7 +147,11 @@ async fn readyz(State(ctx): State<Arc<Ctx>>) -> Response {
         caught_up,
         cap_valid,
         leader: ctx.is_leader(),
-        last_error: h.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        last_error: h
+            .last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone(),
     };
     let code = if v.ready {
         StatusCode::OK

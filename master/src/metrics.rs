@@ -124,11 +124,7 @@ impl Metrics {
             "Seconds from a token's mint to its envelope on chain",
             m.mint_to_chain.clone(),
         );
-        r.register(
-            "rpc_errors",
-            "Sui RPC errors by kind",
-            m.rpc_errors.clone(),
-        );
+        r.register("rpc_errors", "Sui RPC errors by kind", m.rpc_errors.clone());
         r.register(
             "kubernetes_errors",
             "Kubernetes API errors",
@@ -142,7 +138,10 @@ impl Metrics {
     /// Sets the per-stage gauges (every stage present, zeros included).
     pub fn set_stages(&self, counts: &[(Stage, u64)]) {
         for s in Stage::ALL {
-            let n = counts.iter().find(|(st, _)| *st == s).map_or(0, |(_, n)| *n);
+            let n = counts
+                .iter()
+                .find(|(st, _)| *st == s)
+                .map_or(0, |(_, n)| *n);
             self.workers
                 .get_or_create(&StageLabel {
                     stage: s.as_str().into(),
@@ -198,10 +197,22 @@ mod tests {
             })
             .inc();
         let text = m.encode();
-        assert!(text.contains("daas_master_events_processed_total 3"), "{text}");
-        assert!(text.contains("daas_master_workers{stage=\"issued\"} 2"), "{text}");
-        assert!(text.contains("daas_master_workers{stage=\"seen\"} 0"), "{text}");
-        assert!(text.contains("daas_master_mint_to_chain_seconds_count 1"), "{text}");
+        assert!(
+            text.contains("daas_master_events_processed_total 3"),
+            "{text}"
+        );
+        assert!(
+            text.contains("daas_master_workers{stage=\"issued\"} 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("daas_master_workers{stage=\"seen\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("daas_master_mint_to_chain_seconds_count 1"),
+            "{text}"
+        );
         assert!(
             text.contains("daas_master_transactions_failed_total{reason=\"move_abort\"} 1"),
             "{text}"

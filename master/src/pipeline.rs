@@ -80,12 +80,18 @@ impl Driver {
     fn chain_result<T>(&self, r: Result<T, ChainError>, what: &str) -> Option<T> {
         match r {
             Ok(v) => {
-                self.ctx().health.chain.store(true, std::sync::atomic::Ordering::SeqCst);
+                self.ctx()
+                    .health
+                    .chain
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
                 Some(v)
             }
             Err(e) => {
                 self.ctx().metrics.rpc_error(&e);
-                self.ctx().health.chain.store(false, std::sync::atomic::Ordering::SeqCst);
+                self.ctx()
+                    .health
+                    .chain
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
                 self.ctx().health.error(format!("{what}: {e}"));
                 tracing::warn!("{what}: {e}");
                 None
@@ -96,12 +102,18 @@ impl Driver {
     fn kube_result<T>(&self, r: Result<T, K8sError>, what: &str) -> Option<T> {
         match r {
             Ok(v) => {
-                self.ctx().health.kubernetes.store(true, std::sync::atomic::Ordering::SeqCst);
+                self.ctx()
+                    .health
+                    .kubernetes
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
                 Some(v)
             }
             Err(e) => {
                 self.ctx().metrics.kube_errors.inc();
-                self.ctx().health.kubernetes.store(false, std::sync::atomic::Ordering::SeqCst);
+                self.ctx()
+                    .health
+                    .kubernetes
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
                 self.ctx().health.error(format!("{what}: {e}"));
                 tracing::warn!("{what}: {e}");
                 None
@@ -181,7 +193,9 @@ impl Driver {
             for ev in &page.events {
                 let Some(e) = &ev.event else { continue };
                 match e {
-                    RegistryEvent::WorkerRegistered(r) if r.registry_id == ctx.cfg.chain.registry_id => {
+                    RegistryEvent::WorkerRegistered(r)
+                        if r.registry_id == ctx.cfg.chain.registry_id =>
+                    {
                         new.push((r.worker_id, r.node_id.clone()));
                     }
                     RegistryEvent::MasterCapChanged(c)
@@ -206,7 +220,10 @@ impl Driver {
             }
             let n = page.events.len();
             if self
-                .db_ok(ctx.db.apply_event_page(&new, &touched, page.next_cursor.as_ref(), now_ms()))
+                .db_ok(
+                    ctx.db
+                        .apply_event_page(&new, &touched, page.next_cursor.as_ref(), now_ms()),
+                )
                 .is_none()
             {
                 return false;
@@ -223,14 +240,23 @@ impl Driver {
     /// become rows, every unfinished row is read again.
     async fn reconcile(&mut self) -> bool {
         let ctx = Arc::clone(&self.ctx);
-        let reader = RegistryReader::new(&ctx.chain, ctx.cfg.chain.package_id, ctx.cfg.chain.registry_id);
-        let Some(entries) = self.chain_result(reader.all_workers().await, "listing the registry's workers") else {
+        let reader = RegistryReader::new(
+            &ctx.chain,
+            ctx.cfg.chain.package_id,
+            ctx.cfg.chain.registry_id,
+        );
+        let Some(entries) =
+            self.chain_result(reader.all_workers().await, "listing the registry's workers")
+        else {
             return false;
         };
-        let Some(tokens) = self.kube_result(ctx.cluster.list_tokens().await, "listing bootstrap tokens") else {
+        let Some(tokens) =
+            self.kube_result(ctx.cluster.list_tokens().await, "listing bootstrap tokens")
+        else {
             return false;
         };
-        let Some(denied) = self.kube_result(ctx.cluster.denied().await, "reading the deny-list") else {
+        let Some(denied) = self.kube_result(ctx.cluster.denied().await, "reading the deny-list")
+        else {
             return false;
         };
         let mut seen: Vec<(ObjectId, String)> =
@@ -268,18 +294,32 @@ impl Driver {
             .map(|row| {
                 let ctx = Arc::clone(&ctx);
                 async move {
-                    let r = ctx.quorum.object(row.worker_id).await.and_then(|o| match o {
-                        None => Ok(Read::Gone),
-                        Some(info) => {
-                            let isv = match info.owner {
-                                daas_protocol::chain::Owner::Shared { initial_shared_version } => initial_shared_version,
-                                _ => 0,
-                            };
-                            let version = info.version;
-                            RegistryReader::<&daas_protocol::chain::AnyChain>::decode_worker(&package, info)
-                                .map(|w| Read::Worker(Observed { version, isv, worker: w.worker }))
-                        }
-                    });
+                    let r = ctx
+                        .quorum
+                        .object(row.worker_id)
+                        .await
+                        .and_then(|o| match o {
+                            None => Ok(Read::Gone),
+                            Some(info) => {
+                                let isv = match info.owner {
+                                    daas_protocol::chain::Owner::Shared {
+                                        initial_shared_version,
+                                    } => initial_shared_version,
+                                    _ => 0,
+                                };
+                                let version = info.version;
+                                RegistryReader::<&daas_protocol::chain::AnyChain>::decode_worker(
+                                    &package, info,
+                                )
+                                .map(|w| {
+                                    Read::Worker(Observed {
+                                        version,
+                                        isv,
+                                        worker: w.worker,
+                                    })
+                                })
+                            }
+                        });
                     (row, r)
                 }
             })
@@ -298,10 +338,13 @@ impl Driver {
                     // Disagreeing or unavailable endpoints: never act on it; read again later.
                     ctx.metrics.rpc_error(&e);
                     if matches!(e, ChainError::Disagreement { .. }) {
-                        if row.note.as_deref() != Some("quorum endpoints disagree on this Worker: nothing minted") {
+                        if row.note.as_deref()
+                            != Some("quorum endpoints disagree on this Worker: nothing minted")
+                        {
                             tracing::warn!(worker = %row.worker_id, node_id = %row.node_id, "quorum endpoints disagree: not minting ({e})");
                         }
-                        row.note = Some("quorum endpoints disagree on this Worker: nothing minted".into());
+                        row.note =
+                            Some("quorum endpoints disagree on this Worker: nothing minted".into());
                         row.dirty = true;
                         row.updated_ms = now;
                         writes.push(row);
@@ -383,7 +426,13 @@ impl Driver {
     }
 
     /// Turns a decision into the row to write (`None`: write nothing).
-    fn apply(&mut self, mut row: WorkerRow, read: &Read, d: Decision, now: u64) -> Option<WorkerRow> {
+    fn apply(
+        &mut self,
+        mut row: WorkerRow,
+        read: &Read,
+        d: Decision,
+        now: u64,
+    ) -> Option<WorkerRow> {
         let ctx = Arc::clone(&self.ctx);
         row.updated_ms = now;
         if let Some(n) = d.note.clone() {
@@ -412,7 +461,8 @@ impl Driver {
                 rotation,
                 reissue,
             } => {
-                let fresh_request = !reissue && !rotation && row.version.is_some_and(|v| v < version);
+                let fresh_request =
+                    !reissue && !rotation && row.version.is_some_and(|v| v < version);
                 row.stage = Stage::Minting;
                 row.version = Some(version);
                 row.token_id = Some(reuse.unwrap_or_else(k8s::new_token_id));
@@ -493,7 +543,9 @@ impl Driver {
                 .collect()
                 .await;
         for (w, id, r) in results {
-            if self.kube_result(r, &format!("deleting token {id}")).is_some()
+            if self
+                .kube_result(r, &format!("deleting token {id}"))
+                .is_some()
                 && let Some(list) = self.tokens.get_mut(&w)
             {
                 list.retain(|t| t.token_id != id);
@@ -530,7 +582,10 @@ impl Driver {
             .collect();
         for name in names {
             if self
-                .kube_result(ctx.cluster.undeny(&name).await, &format!("taking {name} off the deny-list"))
+                .kube_result(
+                    ctx.cluster.undeny(&name).await,
+                    &format!("taking {name} off the deny-list"),
+                )
                 .is_some()
             {
                 tracing::info!(node_id = %name, "a new registration of a revoked name: taken off the deny-list");
@@ -538,18 +593,19 @@ impl Driver {
             }
         }
         let known = self.tokens.clone();
-        let results: Vec<(WorkerRow, Result<(TokenInfo, Vec<u8>), String>)> = futures::stream::iter(ready)
-            .map(|(row, o)| {
-                let ctx = Arc::clone(&ctx);
-                let known = known.get(&row.worker_id).cloned().unwrap_or_default();
-                async move {
-                    let r = mint_one(&ctx, &row, &o, &known).await;
-                    (row, r)
-                }
-            })
-            .buffer_unordered(ctx.cfg.pipeline.concurrency)
-            .collect()
-            .await;
+        let results: Vec<(WorkerRow, Result<(TokenInfo, Vec<u8>), String>)> =
+            futures::stream::iter(ready)
+                .map(|(row, o)| {
+                    let ctx = Arc::clone(&ctx);
+                    let known = known.get(&row.worker_id).cloned().unwrap_or_default();
+                    async move {
+                        let r = mint_one(&ctx, &row, &o, &known).await;
+                        (row, r)
+                    }
+                })
+                .buffer_unordered(ctx.cfg.pipeline.concurrency)
+                .collect()
+                .await;
         let now = now_ms();
         let mut writes = Vec::new();
         for (mut row, r) in results {
@@ -575,7 +631,9 @@ impl Driver {
                 }
             }
         }
-        if self.db_ok(ctx.db.put_workers(&writes)).is_some() && writes.iter().any(|r| r.stage == Stage::Minted) {
+        if self.db_ok(ctx.db.put_workers(&writes)).is_some()
+            && writes.iter().any(|r| r.stage == Stage::Minted)
+        {
             ctx.crash.hit("minted");
             ctx.wake_submitter.notify_one();
         }
@@ -594,7 +652,8 @@ impl Driver {
         let Some(nodes) = self.kube_result(ctx.cluster.nodes().await, "listing nodes") else {
             return;
         };
-        let nodes: HashMap<String, k8s::NodeInfo> = nodes.into_iter().map(|n| (n.name.clone(), n)).collect();
+        let nodes: HashMap<String, k8s::NodeInfo> =
+            nodes.into_iter().map(|n| (n.name.clone(), n)).collect();
         let candidates: Vec<WorkerRow> = rows
             .into_iter()
             .filter(|r| {
@@ -611,21 +670,24 @@ impl Driver {
         if candidates.is_empty() {
             return;
         }
-        let hashes: Vec<(WorkerRow, Result<Option<String>, K8sError>)> = futures::stream::iter(candidates)
-            .map(|row| {
-                let ctx = Arc::clone(&ctx);
-                async move {
-                    let h = ctx.cluster.node_password_hash(&row.node_id).await;
-                    (row, h)
-                }
-            })
-            .buffer_unordered(ctx.cfg.pipeline.concurrency)
-            .collect()
-            .await;
+        let hashes: Vec<(WorkerRow, Result<Option<String>, K8sError>)> =
+            futures::stream::iter(candidates)
+                .map(|row| {
+                    let ctx = Arc::clone(&ctx);
+                    async move {
+                        let h = ctx.cluster.node_password_hash(&row.node_id).await;
+                        (row, h)
+                    }
+                })
+                .buffer_unordered(ctx.cfg.pipeline.concurrency)
+                .collect()
+                .await;
         // scrypt runs off the executor, one per core.
         let mut checks = Vec::new();
         for (row, h) in hashes {
-            let Some(Some(hash)) = self.kube_result(h, &format!("reading {}'s node password", row.node_id)) else {
+            let Some(Some(hash)) =
+                self.kube_result(h, &format!("reading {}'s node password", row.node_id))
+            else {
                 continue;
             };
             match self.verified.get(&(row.worker_id, hash.clone())) {
@@ -713,7 +775,11 @@ impl Driver {
             let tokens: Vec<(ObjectId, String)> = self
                 .tokens
                 .get(&row.worker_id)
-                .map(|l| l.iter().map(|t| (row.worker_id, t.token_id.clone())).collect())
+                .map(|l| {
+                    l.iter()
+                        .map(|t| (row.worker_id, t.token_id.clone()))
+                        .collect()
+                })
                 .unwrap_or_default();
             if !tokens.is_empty() {
                 self.delete_tokens(&tokens).await;
@@ -724,7 +790,10 @@ impl Driver {
             };
             if owner.is_none_or(|o| o == row.worker_id) {
                 if self
-                    .kube_result(ctx.cluster.delete_node(&row.node_id).await, &format!("deleting node {}", row.node_id))
+                    .kube_result(
+                        ctx.cluster.delete_node(&row.node_id).await,
+                        &format!("deleting node {}", row.node_id),
+                    )
                     .is_none()
                 {
                     continue;
@@ -776,11 +845,13 @@ impl Driver {
             let now = now_ms();
             let result = match i.kind.as_str() {
                 "rotate" => {
-                    let rows = self.db_ok(ctx.db.workers_by_node(&i.node_id)).unwrap_or_default();
-                    match rows
-                        .into_iter()
-                        .find(|r| r.stage == Stage::Active && r.chain_status == Some(WorkerStatus::Active as u8))
-                    {
+                    let rows = self
+                        .db_ok(ctx.db.workers_by_node(&i.node_id))
+                        .unwrap_or_default();
+                    match rows.into_iter().find(|r| {
+                        r.stage == Stage::Active
+                            && r.chain_status == Some(WorkerStatus::Active as u8)
+                    }) {
                         Some(mut r) => {
                             r.rotation = true;
                             r.stage = Stage::Seen;
@@ -841,13 +912,21 @@ async fn mint_one(
 ) -> Result<(TokenInfo, Vec<u8>), String> {
     let version = row.version.ok_or("no version in the mint intent")?;
     let now = now_ms();
-    let mut token_id = row.token_id.clone().ok_or("no token id in the mint intent")?;
-    let mut expires = row.expires_at_ms.unwrap_or(now + ctx.cfg.kubernetes.token_ttl_ms());
+    let mut token_id = row
+        .token_id
+        .clone()
+        .ok_or("no token id in the mint intent")?;
+    let mut expires = row
+        .expires_at_ms
+        .unwrap_or(now + ctx.cfg.kubernetes.token_ttl_ms());
     let mut secret: Option<Zeroizing<String>> = None;
     // The Secret may exist from before a crash: never create a second one for this
     // (worker, version).
     let existing = if known.iter().any(|t| t.token_id == token_id) {
-        ctx.cluster.read_token(&token_id).await.map_err(|e| e.to_string())?
+        ctx.cluster
+            .read_token(&token_id)
+            .await
+            .map_err(|e| e.to_string())?
     } else {
         None
     };
@@ -860,7 +939,10 @@ async fn mint_one(
                 }
                 _ => {
                     // Too close to its expiry to seal: replace it (same version).
-                    ctx.cluster.delete_token(&token_id).await.map_err(|e| e.to_string())?;
+                    ctx.cluster
+                        .delete_token(&token_id)
+                        .await
+                        .map_err(|e| e.to_string())?;
                     token_id = k8s::new_token_id();
                     expires = now + ctx.cfg.kubernetes.token_ttl_ms();
                     let mut r = row.clone();
@@ -892,10 +974,16 @@ async fn mint_one(
                 Err(K8sError::TokenExists(_)) => {
                     // Ours from before a crash (the index was not refreshed yet), or
                     // another token's id.
-                    if let Some((info, old)) = ctx.cluster.read_token(&token_id).await.map_err(|e| e.to_string())?
+                    if let Some((info, old)) = ctx
+                        .cluster
+                        .read_token(&token_id)
+                        .await
+                        .map_err(|e| e.to_string())?
                         && info.worker_id == row.worker_id
                         && info.version == version
-                        && info.expires_at_ms.is_some_and(|e| e > now + MIN_TOKEN_LIFE_MS)
+                        && info
+                            .expires_at_ms
+                            .is_some_and(|e| e > now + MIN_TOKEN_LIFE_MS)
                     {
                         expires = info.expires_at_ms.unwrap_or(expires);
                         break old;

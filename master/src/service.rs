@@ -190,7 +190,8 @@ fn key_err(field: &'static str) -> impl FnOnce(KeyError) -> ServiceError {
 async fn start(config: MasterConfig, options: RunOptions) -> Result<Arc<Ctx>, ServiceError> {
     let m = &config.master;
     let sui = crate::chain::load_sui_key(&m.sui_key, m.sui_address.as_ref())?;
-    let envelope_key = EnvelopeKey::load(&m.envelope_key).map_err(key_err("master.envelope_key"))?;
+    let envelope_key =
+        EnvelopeKey::load(&m.envelope_key).map_err(key_err("master.envelope_key"))?;
     let nodepw_key =
         NodePasswordKey::load(&m.node_password_key).map_err(key_err("master.node_password_key"))?;
     ensure_distinct(&[
@@ -217,12 +218,15 @@ async fn start(config: MasterConfig, options: RunOptions) -> Result<Arc<Ctx>, Se
         });
     }
     check_cap(&chain, &config, &registry, &sui).await?;
-    let registry_ref = reg_info.shared_ref().ok_or_else(|| ServiceError::Deployment {
-        field: "chain.registry_id",
-        message: "the registry is not a shared object".into(),
-    })?;
+    let registry_ref = reg_info
+        .shared_ref()
+        .ok_or_else(|| ServiceError::Deployment {
+            field: "chain.registry_id",
+            message: "the registry is not a shared object".into(),
+        })?;
 
-    let cluster = Cluster::connect(&config.kubernetes.kubeconfig, &config.kubernetes.server_url).await?;
+    let cluster =
+        Cluster::connect(&config.kubernetes.kubeconfig, &config.kubernetes.server_url).await?;
     cluster.ensure_deny_policy().await?;
 
     let db = Db::open(
@@ -283,10 +287,7 @@ async fn start(config: MasterConfig, options: RunOptions) -> Result<Arc<Ctx>, Se
 
 /// The registry's envelope-key certificate must certify this master's envelope key,
 /// or every agent would refuse its envelopes.
-fn check_envelope_cert(
-    registry: &WorkerRegistry,
-    key: &EnvelopeKey,
-) -> Result<(), ServiceError> {
+fn check_envelope_cert(registry: &WorkerRegistry, key: &EnvelopeKey) -> Result<(), ServiceError> {
     let err = |message: String| ServiceError::Deployment {
         field: "master.envelope_key",
         message,
@@ -327,7 +328,10 @@ async fn check_cap(
         .await?
         .ok_or_else(|| err(format!("object {id} does not exist on this chain")))?;
     if onchain::struct_name_in(&info.type_, &config.chain.package_id) != Some("MasterCap") {
-        return Err(err(format!("object {id} is a {}, not a MasterCap", info.type_)));
+        return Err(err(format!(
+            "object {id} is a {}, not a MasterCap",
+            info.type_
+        )));
     }
     if info.owner != daas_protocol::chain::Owner::Address(sui.address()) {
         return Err(err(format!(
@@ -367,7 +371,11 @@ pub async fn run_with(
         })?;
     tracing::info!(listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), "serving /healthz /readyz /metrics /api/workers");
     let (stop_tx, stop_rx) = watch::channel(false);
-    let http = tokio::spawn(crate::http::serve(listener, Arc::clone(&ctx), stop_rx.clone()));
+    let http = tokio::spawn(crate::http::serve(
+        listener,
+        Arc::clone(&ctx),
+        stop_rx.clone(),
+    ));
     let submitter = tokio::spawn(crate::submit::run(Arc::clone(&ctx), stop_rx.clone()));
     let driver = tokio::spawn(crate::pipeline::run(Arc::clone(&ctx), stop_rx));
     shutdown.await;

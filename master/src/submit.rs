@@ -7,9 +7,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use daas_protocol::chain::{AnyChain, Chain, ChainError, ExecOutcome, ExecStatus, RejectKind, Submitter};
-use daas_protocol::onchain::abort;
 use daas_protocol::ObjectId;
+use daas_protocol::chain::{
+    AnyChain, Chain, ChainError, ExecOutcome, ExecStatus, RejectKind, Submitter,
+};
+use daas_protocol::onchain::abort;
 use daas_protocol::tx::{Arg, ProgrammableTransaction, PtbBuilder, SharedRef, limits};
 use tokio::sync::watch;
 
@@ -83,7 +85,11 @@ async fn round(ctx: &Ctx, sub: &mut Submitter<AnyChain>) -> Result<bool, Duratio
         return Ok(false);
     }
     let now = now_ms();
-    let oldest = queued.iter().map(|(r, _)| r.updated_ms).min().unwrap_or(now);
+    let oldest = queued
+        .iter()
+        .map(|(r, _)| r.updated_ms)
+        .min()
+        .unwrap_or(now);
     let linger = ctx.cfg.pipeline.batch_linger_ms;
     if queued.len() < ctx.cfg.pipeline.batch_size && now < oldest + linger {
         tokio::time::sleep(Duration::from_millis(oldest + linger - now)).await;
@@ -124,7 +130,13 @@ async fn round(ctx: &Ctx, sub: &mut Submitter<AnyChain>) -> Result<bool, Duratio
     let list: Vec<(ObjectId, Call)> = calls.iter().map(|(r, c)| (r.worker_id, *c)).collect();
     let id = ctx
         .db
-        .store_batch(&signed.digest, &signed.tx_bytes, &signed.signature, &list, now_ms())
+        .store_batch(
+            &signed.digest,
+            &signed.tx_bytes,
+            &signed.signature,
+            &list,
+            now_ms(),
+        )
         .map_err(|e| db_wait(ctx, e))?;
     ctx.crash.hit(&format!("stored-{}", list[0].1.function()));
     tracing::info!(batch = id, digest = %signed.digest, calls = list.len(), "batch stored, sending");
@@ -165,7 +177,9 @@ fn usable(
             Call::SetJoinToken => {
                 row.envelope.is_some()
                     && row.isv > 0
-                    && row.expires_at_ms.is_some_and(|e| e > now + MIN_TOKEN_LIFE_MS / 2)
+                    && row
+                        .expires_at_ms
+                        .is_some_and(|e| e > now + MIN_TOKEN_LIFE_MS / 2)
             }
             Call::Activate => row.isv > 0,
             Call::ConfirmRevoked => {
@@ -182,7 +196,8 @@ fn usable(
             Call::ConfirmRevoked => {
                 row.stage = Stage::Revoked;
                 row.note = Some(
-                    "past unlock + revoke grace: confirm_revoked left out (the owner may withdraw)".into(),
+                    "past unlock + revoke grace: confirm_revoked left out (the owner may withdraw)"
+                        .into(),
                 );
             }
             _ => {
@@ -240,7 +255,11 @@ fn build(
             }
             Call::Activate | Call::ConfirmRevoked => {
                 ctx.calls
-                    .call(&mut b, call.function(), &[Arg::Cap(cap), Arg::Worker(worker)])
+                    .call(
+                        &mut b,
+                        call.function(),
+                        &[Arg::Cap(cap), Arg::Worker(worker)],
+                    )
                     .expect("matches the entry table");
             }
         }
@@ -259,14 +278,21 @@ fn handle_abort(
     when: &str,
 ) -> Result<(), crate::db::DbError> {
     let name = abort::name(code).unwrap_or("unknown");
-    if code == abort::E_CAP_REVOKED || code == abort::E_WRONG_REGISTRY || code == abort::E_UNAUTHORIZED {
+    if code == abort::E_CAP_REVOKED
+        || code == abort::E_WRONG_REGISTRY
+        || code == abort::E_UNAUTHORIZED
+    {
         ctx.health
             .cap_valid
             .store(false, std::sync::atomic::Ordering::SeqCst);
         ctx.health.error(format!(
             "the MasterCap is refused ({when} aborted with {code} {name}): ask the operator for a valid MasterCap"
         ));
-        tracing::error!(code, name, "the MasterCap is refused: no more transactions until it is fixed");
+        tracing::error!(
+            code,
+            name,
+            "the MasterCap is refused: no more transactions until it is fixed"
+        );
         return Ok(());
     }
     // The call that aborted, or — when the node does not name the command — every
@@ -292,7 +318,10 @@ fn take_out(
 ) -> Result<(), crate::db::DbError> {
     let mut row = row.clone();
     row.failures += 1;
-    row.note = Some(format!("{} aborted with {code} ({name}) in the {when}", call.function()));
+    row.note = Some(format!(
+        "{} aborted with {code} ({name}) in the {when}",
+        call.function()
+    ));
     tracing::warn!(worker = %row.worker_id, node_id = %row.node_id, code, name, failures = row.failures, "{} aborted in the {when}: reading the worker again", call.function());
     ctx.metrics
         .calls
@@ -336,16 +365,21 @@ async fn send(ctx: &Ctx, sub: &mut Submitter<AnyChain>, b: &BatchRow) -> Result<
                     return Ok(());
                 }
                 let reason = match kind {
-                    RejectKind::StaleObject { .. } | RejectKind::ObjectNotFound { .. } => "stale_object",
+                    RejectKind::StaleObject { .. } | RejectKind::ObjectNotFound { .. } => {
+                        "stale_object"
+                    }
                     RejectKind::InsufficientGas => "insufficient_gas",
                     RejectKind::Locked { .. } => "locked",
                     _ => "rejected",
                 };
                 tracing::warn!(batch = b.id, digest = %b.digest, "batch refused before execution ({message}): dropped, its calls are queued again");
-                ctx.health.error(format!("batch {} refused: {message}", b.digest));
+                ctx.health
+                    .error(format!("batch {} refused: {message}", b.digest));
                 ctx.metrics
                     .tx_failed
-                    .get_or_create(&ReasonLabel { reason: reason.into() })
+                    .get_or_create(&ReasonLabel {
+                        reason: reason.into(),
+                    })
                     .inc();
                 ctx.db
                     .settle_batch(b.id, batch_state::DROPPED, &message, now_ms())
@@ -356,7 +390,12 @@ async fn send(ctx: &Ctx, sub: &mut Submitter<AnyChain>, b: &BatchRow) -> Result<
             }
             Err(e) => {
                 ctx.metrics.rpc_error(&e);
-                tracing::warn!(batch = b.id, attempt, "sending batch {}: {e}; the same bytes are sent again", b.digest);
+                tracing::warn!(
+                    batch = b.id,
+                    attempt,
+                    "sending batch {}: {e}; the same bytes are sent again",
+                    b.digest
+                );
                 tokio::time::sleep(backoff(attempt)).await;
             }
         }

@@ -247,9 +247,16 @@ mod tests {
             ("$1:00:15:8:1:!!", "key is not unpadded standard base64"),
         ];
         for (bad, why) in cases {
-            assert_eq!(verify_hash(bad, "x"), Err(HashError::Malformed(why)), "{bad}");
+            assert_eq!(
+                verify_hash(bad, "x"),
+                Err(HashError::Malformed(why)),
+                "{bad}"
+            );
         }
-        assert_eq!(verify_hash("$2:00:15:8:1:AA", "x"), Err(HashError::Version(2)));
+        assert_eq!(
+            verify_hash("$2:00:15:8:1:AA", "x"),
+            Err(HashError::Version(2))
+        );
         assert!(matches!(
             verify_node_password_hash("$1:00:30:8:1:AAAA", &pw(PASSWORD)),
             Err(HashError::Params { log_n: 30, .. })

@@ -26,7 +26,10 @@ async fn a_crash_at_every_step_of_an_issue_converges() {
     .into_iter()
     .enumerate()
     {
-        let devices = [w.device(0, &format!("c{n}a")), w.device(1, &format!("c{n}b"))];
+        let devices = [
+            w.device(0, &format!("c{n}a")),
+            w.device(1, &format!("c{n}b")),
+        ];
         w.register(&devices).await;
         w.start_master(Some(step)).await;
         w.wait_crash(step).await;
@@ -37,11 +40,17 @@ async fn a_crash_at_every_step_of_an_issue_converges() {
         w.converged(MINUTE).await;
         for d in devices {
             let wo = w.worker(d).await.unwrap();
-            assert_eq!(wo.worker.token_version, 1, "{step}: one version per registration");
+            assert_eq!(
+                wo.worker.token_version, 1,
+                "{step}: one version per registration"
+            );
             // The envelope on chain carries the live token.
             let opened = w.open(d, &wo);
             let id = opened.secret.token.token_id().to_string();
-            assert!(w.tokens().await.iter().any(|t| t.2 == id), "{step}: the sealed token exists");
+            assert!(
+                w.tokens().await.iter().any(|t| t.2 == id),
+                "{step}: the sealed token exists"
+            );
         }
         w.stop_master().await;
     }
@@ -50,9 +59,13 @@ async fn a_crash_at_every_step_of_an_issue_converges() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_crash_at_every_step_of_an_activation_converges() {
     let mut w = World::new(TransportKind::Graphql).await;
-    for (n, step) in ["stored-activate_worker", "executed-activate_worker", "token-deleted"]
-        .into_iter()
-        .enumerate()
+    for (n, step) in [
+        "stored-activate_worker",
+        "executed-activate_worker",
+        "token-deleted",
+    ]
+    .into_iter()
+    .enumerate()
     {
         let d = w.device(0, &format!("act{n}"));
         w.register(&[d]).await;
@@ -82,7 +95,9 @@ async fn a_crash_at_every_step_of_an_activation_converges() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_during_a_burst_converges() {
     let mut w = World::new(TransportKind::Jsonrpc).await;
-    let devices: Vec<usize> = (0..60).map(|n| w.device(n % 3, &format!("burst{n}"))).collect();
+    let devices: Vec<usize> = (0..60)
+        .map(|n| w.device(n % 3, &format!("burst{n}")))
+        .collect();
     w.start_master(None).await;
     w.register(&devices).await;
     // Kill as soon as the first batch is on its way.

@@ -14,7 +14,9 @@ const MINUTE: Duration = Duration::from_secs(60);
 async fn end_to_end(transport: TransportKind) {
     let mut w = World::new(transport).await;
     w.start_master(None).await;
-    let devices: Vec<usize> = (0..3).map(|n| w.device(n % 2, &format!("e2e{n}"))).collect();
+    let devices: Vec<usize> = (0..3)
+        .map(|n| w.device(n % 2, &format!("e2e{n}")))
+        .collect();
     w.register(&devices).await;
     for &d in &devices {
         w.wait_status(d, WorkerStatus::TokenIssued, MINUTE).await;
@@ -28,17 +30,26 @@ async fn end_to_end(transport: TransportKind) {
     let token = opened.secret.token.expose().to_string();
     let secret = w
         .secrets()
-        .get(&format!("bootstrap-token-{}", opened.secret.token.token_id()))
+        .get(&format!(
+            "bootstrap-token-{}",
+            opened.secret.token.token_id()
+        ))
         .await
         .unwrap();
     let labels = secret.metadata.labels.clone().unwrap();
-    assert_eq!(labels["k8s-daas.io/node-id"], w.devices[devices[0]].node_id.as_str());
+    assert_eq!(
+        labels["k8s-daas.io/node-id"],
+        w.devices[devices[0]].node_id.as_str()
+    );
     assert_eq!(labels["k8s-daas.io/token-version"], "1");
     assert_eq!(
         secret.metadata.annotations.clone().unwrap()["k8s-daas.io/worker-id"],
         wo.info.id.to_string()
     );
-    assert_eq!(secret.type_.as_deref(), Some("bootstrap.kubernetes.io/token"));
+    assert_eq!(
+        secret.type_.as_deref(),
+        Some("bootstrap.kubernetes.io/token")
+    );
     // The k3s CA hash in the token is SHA-256 of the server's /cacerts.
     let cacerts = std::fs::read(w.dir.path().join("k3s/server/tls/server-ca.crt")).unwrap();
     assert_eq!(
@@ -48,11 +59,14 @@ async fn end_to_end(transport: TransportKind) {
 
     // The device joins; the master activates it and deletes its token.
     w.join_device(devices[0]).await;
-    w.wait_status(devices[0], WorkerStatus::Active, MINUTE).await;
+    w.wait_status(devices[0], WorkerStatus::Active, MINUTE)
+        .await;
     let token_id = opened.secret.token.token_id().to_string();
-    eventually(MINUTE, "the activated worker's token to be deleted", || async {
-        (!w.tokens().await.iter().any(|t| t.2 == token_id)).then_some(())
-    })
+    eventually(
+        MINUTE,
+        "the activated worker's token to be deleted",
+        || async { (!w.tokens().await.iter().any(|t| t.2 == token_id)).then_some(()) },
+    )
     .await;
     assert!(w.node_ready(w.devices[devices[0]].node_id.as_str()).await);
     w.converged(MINUTE).await;
@@ -77,9 +91,17 @@ async fn end_to_end(transport: TransportKind) {
     assert_eq!(active.stage, "active");
     assert_eq!(active.chain_status.as_deref(), Some("active"));
     assert_eq!(active.token_id, None);
-    let issued: Vec<_> = view.workers.iter().filter(|x| x.stage == "issued").collect();
+    let issued: Vec<_> = view
+        .workers
+        .iter()
+        .filter(|x| x.stage == "issued")
+        .collect();
     assert_eq!(issued.len(), 2);
-    assert!(issued.iter().all(|x| x.issued_version == Some(1) && x.token_id.is_some()));
+    assert!(
+        issued
+            .iter()
+            .all(|x| x.issued_version == Some(1) && x.token_id.is_some())
+    );
     let (code, metrics) = w.http_get("/metrics").await;
     assert_eq!(code, 200);
     for needle in [
@@ -90,7 +112,10 @@ async fn end_to_end(transport: TransportKind) {
         "daas_master_events_processed_total",
         "daas_master_leader 1",
     ] {
-        assert!(metrics.contains(needle), "{needle} missing from:\n{metrics}");
+        assert!(
+            metrics.contains(needle),
+            "{needle} missing from:\n{metrics}"
+        );
     }
     // Nothing secret reaches the log.
     let log = w.master_logs().text();
@@ -121,7 +146,11 @@ async fn a_second_device_with_the_token_but_another_node_password_is_not_activat
     let (_, opened) = w.wait_envelope(d, 1).await;
     let node = w.devices[d].node_id.to_string();
     // Another machine uses the leaked token with its own password.
-    w.join(&node, opened.secret.token.expose(), "00112233445566778899aabbccddeeff");
+    w.join(
+        &node,
+        opened.secret.token.expose(),
+        "00112233445566778899aabbccddeeff",
+    );
     eventually(MINUTE, "the impostor's Node to be Ready", || async {
         w.node_ready(&node).await.then_some(())
     })
@@ -221,7 +250,10 @@ async fn endpoints_that_disagree_on_a_worker_get_no_mint() {
     })
     .await;
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert!(w.tokens().await.is_empty(), "nothing is minted on a disagreement");
+    assert!(
+        w.tokens().await.is_empty(),
+        "nothing is minted on a disagreement"
+    );
     assert_eq!(w.status(d).await, Some(WorkerStatus::Pending));
     w.stop_master().await;
 }
@@ -256,17 +288,28 @@ async fn rotate_reissues_to_an_active_worker_with_the_same_node_password() {
         second.secret.node_password, first.secret.node_password,
         "a rotation keeps the Worker's node password"
     );
-    assert_ne!(second.secret.token.token_id(), first.secret.token.token_id());
+    assert_ne!(
+        second.secret.token.token_id(),
+        first.secret.token.token_id()
+    );
     // Wait for the old Node to go NotReady, then rejoin fresh with the new token.
     eventually(MINUTE, "the Node to go NotReady", || async {
         (!w.node_ready(&node).await).then_some(())
     })
     .await;
-    w.join(&node, second.secret.token.expose(), second.secret.node_password.expose());
+    w.join(
+        &node,
+        second.secret.token.expose(),
+        second.secret.node_password.expose(),
+    );
     let id = second.secret.token.token_id().to_string();
-    eventually(MINUTE, "the rotated token to be deleted once the Node is Ready", || async {
-        (w.node_ready(&node).await && !w.tokens().await.iter().any(|t| t.2 == id)).then_some(())
-    })
+    eventually(
+        MINUTE,
+        "the rotated token to be deleted once the Node is Ready",
+        || async {
+            (w.node_ready(&node).await && !w.tokens().await.iter().any(|t| t.2 == id)).then_some(())
+        },
+    )
     .await;
     assert_eq!(w.status(d).await, Some(WorkerStatus::Active));
     // An unknown node is refused with a message.

@@ -65,7 +65,10 @@ async fn slash(w: &World, d: usize, slash_cap: daas_protocol::ObjectId) {
 async fn assert_revoked(w: &World, d: usize, agent: usize) {
     let node = w.devices[d].node_id.to_string();
     w.wait_status(d, WorkerStatus::Revoked, MINUTE).await;
-    assert!(w.denied().await.contains(&node), "{node} is on the deny-list");
+    assert!(
+        w.denied().await.contains(&node),
+        "{node} is on the deny-list"
+    );
     assert!(
         w.secrets()
             .get_opt(&format!("{node}.node-password.k3s"))
@@ -75,7 +78,10 @@ async fn assert_revoked(w: &World, d: usize, agent: usize) {
         "the node-password Secret is deleted"
     );
     let id = w.worker(d).await.unwrap().info.id;
-    assert!(!w.tokens().await.iter().any(|t| t.0 == id), "no token is left");
+    assert!(
+        !w.tokens().await.iter().any(|t| t.0 == id),
+        "no token is left"
+    );
     // The agent still runs with its client certificate and tries to register again:
     // admission refuses it, and the Node stays gone.
     let logs = w.agents[agent].logs().clone();
@@ -113,9 +119,13 @@ async fn leaving_and_slashed_workers_are_revoked_and_cannot_come_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_crash_at_every_step_of_a_revocation_converges() {
     let mut w = World::new(TransportKind::Graphql).await;
-    for (n, step) in ["revoke-cleaned", "stored-confirm_revoked", "executed-confirm_revoked"]
-        .into_iter()
-        .enumerate()
+    for (n, step) in [
+        "revoke-cleaned",
+        "stored-confirm_revoked",
+        "executed-confirm_revoked",
+    ]
+    .into_iter()
+    .enumerate()
     {
         w.start_master(None).await;
         let (d, agent) = active(&mut w, n % 3, &format!("rv{n}")).await;
@@ -148,7 +158,11 @@ async fn a_re_registered_name_comes_off_the_deny_list_and_joins() {
         async move {
             let mut b = daas_protocol::tx::PtbBuilder::new();
             w.calls
-                .call(&mut b, "withdraw_stake", &[Arg::Worker(World::shared(&old))])
+                .call(
+                    &mut b,
+                    "withdraw_stake",
+                    &[Arg::Worker(World::shared(&old))],
+                )
                 .unwrap();
             let out = daas_protocol::chain::Submitter::new(&w.chain, &key)
                 .submit(b.finish())
@@ -160,13 +174,22 @@ async fn a_re_registered_name_comes_off_the_deny_list_and_joins() {
     .await;
     let _ = owner;
     // The same device registers again (same identity key, so the same node_id).
-    let identity = daas_protocol::IdentityKey::from_secret_bytes(*w.devices[d].identity.secret_bytes());
+    let identity =
+        daas_protocol::IdentityKey::from_secret_bytes(*w.devices[d].identity.secret_bytes());
     let again = w.device_with(0, "again", identity);
     assert_eq!(w.devices[again].node_id.as_str(), node);
     w.register(&[again]).await;
-    let new_worker = w.wait_status(again, WorkerStatus::TokenIssued, MINUTE).await;
-    assert_ne!(new_worker.info.id, old.info.id, "a new registration is a new Worker");
-    assert!(!w.denied().await.contains(&node), "the name came off the deny-list");
+    let new_worker = w
+        .wait_status(again, WorkerStatus::TokenIssued, MINUTE)
+        .await;
+    assert_ne!(
+        new_worker.info.id, old.info.id,
+        "a new registration is a new Worker"
+    );
+    assert!(
+        !w.denied().await.contains(&node),
+        "the name came off the deny-list"
+    );
     w.join_device(again).await;
     w.wait_status(again, WorkerStatus::Active, MINUTE).await;
     assert!(w.node_ready(&node).await);

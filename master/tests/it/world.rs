@@ -18,8 +18,8 @@ use daas_protocol::{
     ChainId, EnvelopeKey, EnvelopePublicKey, IdentityKey, NodeId, ObjectId, SealToken, SealingKey,
     SuiKeypair,
 };
-use daas_sandbox::testbin::{self, Guard};
 use daas_sandbox::SandboxInfo;
+use daas_sandbox::testbin::{self, Guard};
 use k8s_openapi::api::core::v1::{ConfigMap, Node, Secret};
 use kube::api::{Api, ListParams};
 use nix::sys::signal::Signal;
@@ -69,10 +69,18 @@ pub struct ChainSide {
 pub async fn start_chain(dir: &Path, name: &str) -> ChainSide {
     let info_path = dir.join(format!("{name}.json"));
     let mut cmd = Command::new(&testbin::binaries().sandbox);
-    cmd.args(["chain", "--listen", "127.0.0.1:0", "--seed", "7", "--accounts", "3"])
-        .args(["--cooldown-ms", "2000"])
-        .arg("--info")
-        .arg(&info_path);
+    cmd.args([
+        "chain",
+        "--listen",
+        "127.0.0.1:0",
+        "--seed",
+        "7",
+        "--accounts",
+        "3",
+    ])
+    .args(["--cooldown-ms", "2000"])
+    .arg("--info")
+    .arg(&info_path);
     let process = Guard::spawn(cmd).expect("daas-sandbox starts");
     let bytes = testbin::wait_for_file(&info_path, Duration::from_secs(60)).await;
     let info: SandboxInfo = serde_json::from_slice(&bytes).expect("the info file parses");
@@ -139,9 +147,15 @@ impl World {
     /// A world with `extra` more sandboxes of the same seed as further endpoints
     /// (the default quorum is then 2).
     pub async fn with_endpoints(transport: TransportKind, extra: usize) -> World {
-        let dir = tempfile::Builder::new().prefix("daas-master-it").tempdir().unwrap();
-        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        let dir = tempfile::Builder::new()
+            .prefix("daas-master-it")
+            .tempdir()
             .unwrap();
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
         let chain_side = start_chain(dir.path(), "chain").await;
         let mut extra_chains = Vec::new();
         for n in 0..extra {
@@ -194,8 +208,12 @@ impl World {
         // The master's keys and config.
         let keys = dir.path().join("keys");
         std::fs::create_dir(&keys).unwrap();
-        std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-        write_private(&keys.join("master-sui.key"), info.master.suiprivkey.as_bytes());
+        std::fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
+        write_private(
+            &keys.join("master-sui.key"),
+            info.master.suiprivkey.as_bytes(),
+        );
         let envelope = EnvelopeKey::from_secret_bytes(
             daas_protocol::hex::decode_array(&info.envelope_key.private).unwrap(),
         );
@@ -335,10 +353,15 @@ listen = "{http}"
     /// Waits for the crash point's line and for the process to be gone.
     pub async fn wait_crash(&mut self, step: &str) {
         let logs = self.master_logs();
-        logs.wait_for(&format!("crash point {step} reached"), Duration::from_secs(90))
-            .await;
+        logs.wait_for(
+            &format!("crash point {step} reached"),
+            Duration::from_secs(90),
+        )
+        .await;
         let mut g = self.master.take().unwrap();
-        let status = g.wait_exit(Duration::from_secs(20), "the crashed master").await;
+        let status = g
+            .wait_exit(Duration::from_secs(20), "the crashed master")
+            .await;
         assert!(!status.success(), "a crash is not a clean exit: {status:?}");
     }
 
@@ -346,15 +369,22 @@ listen = "{http}"
     pub async fn stop_master(&mut self) {
         let mut g = self.master.take().expect("a master runs");
         g.signal(Signal::SIGTERM).unwrap();
-        let status = g.wait_exit(Duration::from_secs(30), "the master to stop").await;
-        assert!(status.success(), "SIGTERM ends the master cleanly: {status:?}\n{}", g.logs().text());
+        let status = g
+            .wait_exit(Duration::from_secs(30), "the master to stop")
+            .await;
+        assert!(
+            status.success(),
+            "SIGTERM ends the master cleanly: {status:?}\n{}",
+            g.logs().text()
+        );
     }
 
     /// `kill -9`.
     pub async fn kill_master(&mut self) {
         let mut g = self.master.take().expect("a master runs");
         g.signal(Signal::SIGKILL).unwrap();
-        g.wait_exit(Duration::from_secs(20), "the killed master").await;
+        g.wait_exit(Duration::from_secs(20), "the killed master")
+            .await;
     }
 
     /// A fresh device for staker account `owner` (random keys).
@@ -399,8 +429,12 @@ listen = "{http}"
             }
             let mut b = PtbBuilder::new();
             for d in &mine {
-                self.calls
-                    .stake_and_register_worker(&mut b, SUI, d.node_id.as_str(), &d.token.to_bytes());
+                self.calls.stake_and_register_worker(
+                    &mut b,
+                    SUI,
+                    d.node_id.as_str(),
+                    &d.token.to_bytes(),
+                );
             }
             let out = Submitter::new(&self.chain, &self.accounts[owner])
                 .submit(b.finish())
@@ -423,7 +457,12 @@ listen = "{http}"
     }
 
     /// Waits until device `i`'s Worker has `status`.
-    pub async fn wait_status(&self, i: usize, status: WorkerStatus, timeout: Duration) -> WorkerObject {
+    pub async fn wait_status(
+        &self,
+        i: usize,
+        status: WorkerStatus,
+        timeout: Duration,
+    ) -> WorkerObject {
         let what = format!("{} to be {}", self.devices[i].node_id, status.name());
         eventually(timeout, &what, || async move {
             self.worker(i)
@@ -434,8 +473,15 @@ listen = "{http}"
     }
 
     /// Waits for an envelope on device `i`'s Worker and opens it with the device's key.
-    pub async fn wait_envelope(&self, i: usize, min_version: u64) -> (WorkerObject, OpenedEnvelope) {
-        let what = format!("an envelope of version >= {min_version} for {}", self.devices[i].node_id);
+    pub async fn wait_envelope(
+        &self,
+        i: usize,
+        min_version: u64,
+    ) -> (WorkerObject, OpenedEnvelope) {
+        let what = format!(
+            "an envelope of version >= {min_version} for {}",
+            self.devices[i].node_id
+        );
         let w = eventually(Duration::from_secs(60), &what, || async move {
             self.worker(i).await.filter(|w| {
                 !w.worker.join_envelope.is_empty() && w.worker.token_version >= min_version
@@ -470,9 +516,13 @@ listen = "{http}"
     /// agent would, from the envelope), in its own data dir.
     pub fn join(&mut self, node_id: &str, token: &str, password: &str) -> usize {
         self.seq += 1;
-        let base = self.dir.path().join(format!("agent-{}-{}", node_id, self.seq));
+        let base = self
+            .dir
+            .path()
+            .join(format!("agent-{}-{}", node_id, self.seq));
         std::fs::create_dir_all(&base).unwrap();
-        std::fs::set_permissions(&base, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        std::fs::set_permissions(&base, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
         write_private(&base.join("token"), token.as_bytes());
         write_private(&base.join("password"), format!("{password}\n").as_bytes());
         let mut cmd = Command::new(&testbin::binaries().k3s);
@@ -485,7 +535,8 @@ listen = "{http}"
             .env("DAAS_K3S_NODE_PASSWORD_FILE", base.join("password"))
             .env("DAAS_K3S_LEASE_RENEW_INTERVAL", "1s")
             .env("DAAS_K3S_NODE_STATUS_INTERVAL", "1s");
-        self.agents.push(Guard::spawn(cmd).expect("daas-k3s agent starts"));
+        self.agents
+            .push(Guard::spawn(cmd).expect("daas-k3s agent starts"));
         self.agents.len() - 1
     }
 
@@ -493,7 +544,11 @@ listen = "{http}"
     pub async fn join_device(&mut self, i: usize) -> usize {
         let (_, opened) = self.wait_envelope(i, 1).await;
         let node = self.devices[i].node_id.to_string();
-        self.join(&node, opened.secret.token.expose(), opened.secret.node_password.expose())
+        self.join(
+            &node,
+            opened.secret.token.expose(),
+            opened.secret.node_password.expose(),
+        )
     }
 
     pub fn secrets(&self) -> Api<Secret> {
@@ -568,7 +623,9 @@ listen = "{http}"
 
     /// `GET` on the master's status listener.
     pub async fn http_get(&self, path: &str) -> (u16, String) {
-        let r = reqwest::get(format!("http://{}{path}", self.http)).await.expect("http");
+        let r = reqwest::get(format!("http://{}{path}", self.http))
+            .await
+            .expect("http");
         let code = r.status().as_u16();
         (code, r.text().await.unwrap())
     }
@@ -580,7 +637,11 @@ listen = "{http}"
     }
 
     /// Submits a transaction signed by `key`.
-    pub async fn submit(&self, key: &SuiKeypair, build: impl FnOnce(&mut PtbBuilder, &RegistryCalls)) {
+    pub async fn submit(
+        &self,
+        key: &SuiKeypair,
+        build: impl FnOnce(&mut PtbBuilder, &RegistryCalls),
+    ) {
         let mut b = PtbBuilder::new();
         build(&mut b, &self.calls);
         let out = Submitter::new(&self.chain, key)
@@ -612,15 +673,23 @@ listen = "{http}"
         let reader = self.reader();
         let mut live: Vec<(ObjectId, u64)> = Vec::new();
         for e in reader.all_workers().await.unwrap() {
-            let Some(w) = reader.worker(e.value).await.unwrap() else { continue };
+            let Some(w) = reader.worker(e.value).await.unwrap() else {
+                continue;
+            };
             if w.worker.status() == Ok(WorkerStatus::TokenIssued) {
                 issued += 1;
                 live.push((w.info.id, w.worker.token_version));
             }
         }
         for (w, v) in &live {
-            let n = tokens.iter().filter(|(tw, tv, _)| tw == w && tv == v).count();
-            assert_eq!(n, 1, "worker {w} version {v} has {n} live tokens: {tokens:?}");
+            let n = tokens
+                .iter()
+                .filter(|(tw, tv, _)| tw == w && tv == v)
+                .count();
+            assert_eq!(
+                n, 1,
+                "worker {w} version {v} has {n} live tokens: {tokens:?}"
+            );
         }
         for t in &tokens {
             if !live.contains(&(t.0, t.1)) {
@@ -642,21 +711,31 @@ listen = "{http}"
 
     /// Waits until nothing is in flight and the invariant holds with no orphan.
     pub async fn converged(&self, timeout: Duration) {
-        eventually(timeout, "the master to converge (one live token per issued worker, no orphan)", || async move {
-            let v = self.api_workers().await;
-            let busy = v.workers.iter().any(|w| {
-                matches!(
-                    w.stage.as_str(),
-                    "seen" | "minting" | "minted" | "submitted" | "activating" | "revoking" | "confirming"
-                )
-            });
-            if busy {
-                return None;
-            }
-            let (_, orphans, duplicates) = self.invariant().await;
-            assert_eq!(duplicates, 0, "a version was issued twice");
-            (orphans == 0).then_some(())
-        })
+        eventually(
+            timeout,
+            "the master to converge (one live token per issued worker, no orphan)",
+            || async move {
+                let v = self.api_workers().await;
+                let busy = v.workers.iter().any(|w| {
+                    matches!(
+                        w.stage.as_str(),
+                        "seen"
+                            | "minting"
+                            | "minted"
+                            | "submitted"
+                            | "activating"
+                            | "revoking"
+                            | "confirming"
+                    )
+                });
+                if busy {
+                    return None;
+                }
+                let (_, orphans, duplicates) = self.invariant().await;
+                assert_eq!(duplicates, 0, "a version was issued twice");
+                (orphans == 0).then_some(())
+            },
+        )
         .await;
     }
 }
