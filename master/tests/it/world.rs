@@ -188,7 +188,9 @@ impl World {
             .arg(&k3s_dir)
             .args(["--https-listen-port", "0", "--write-kubeconfig"])
             .arg(&kubeconfig)
-            .env("DAAS_K3S_NODE_MONITOR_GRACE", "2s");
+            .env("DAAS_K3S_NODE_MONITOR_GRACE", "2s")
+            // its ready line is on stdout: into the guard's logs
+            .stdout(std::process::Stdio::piped());
         let k3s = Guard::spawn(cmd).expect("daas-k3s server starts");
         let ready = k3s
             .logs()
