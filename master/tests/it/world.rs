@@ -66,7 +66,7 @@ pub struct ChainSide {
 
 /// Starts `daas-sandbox chain` on a free loopback port (seed 7, 3 staker accounts, a
 /// 2 s cooldown so stakes can be withdrawn in a test).
-pub async fn start_chain(dir: &Path, name: &str) -> ChainSide {
+pub async fn start_chain(dir: &Path, name: &str, genesis_time_ms: u64) -> ChainSide {
     let info_path = dir.join(format!("{name}.json"));
     let mut cmd = Command::new(&testbin::binaries().sandbox);
     cmd.args([
@@ -79,6 +79,8 @@ pub async fn start_chain(dir: &Path, name: &str) -> ChainSide {
         "3",
     ])
     .args(["--cooldown-ms", "2000"])
+    .arg("--genesis-time-ms")
+    .arg(genesis_time_ms.to_string())
     .arg("--info")
     .arg(&info_path);
     let process = Guard::spawn(cmd).expect("daas-sandbox starts");
@@ -156,10 +158,11 @@ impl World {
             std::os::unix::fs::PermissionsExt::from_mode(0o700),
         )
         .unwrap();
-        let chain_side = start_chain(dir.path(), "chain").await;
+        let genesis = daas_master::service::now_ms();
+        let chain_side = start_chain(dir.path(), "chain", genesis).await;
         let mut extra_chains = Vec::new();
         for n in 0..extra {
-            extra_chains.push(start_chain(dir.path(), &format!("chain{n}")).await);
+            extra_chains.push(start_chain(dir.path(), &format!("chain{n}"), genesis).await);
         }
         let info = chain_side.info.clone();
         let url = |c: &ChainSide| match transport {
