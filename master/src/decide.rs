@@ -40,6 +40,7 @@ pub struct Observed {
 
 /// What the endpoints agreed on.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // short-lived, one per quorum read; boxing buys nothing
 pub enum Read {
     /// The Worker does not exist (withdrawn, or never existed).
     Gone,

@@ -72,6 +72,9 @@ pub async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
     }
 }
 
+/// A mint's outcome: the token Secret and the sealed envelope, or why not.
+type MintResult = Result<(TokenInfo, Vec<u8>), String>;
+
 impl Driver {
     fn ctx(&self) -> &Ctx {
         &self.ctx
@@ -593,19 +596,18 @@ impl Driver {
             }
         }
         let known = self.tokens.clone();
-        let results: Vec<(WorkerRow, Result<(TokenInfo, Vec<u8>), String>)> =
-            futures::stream::iter(ready)
-                .map(|(row, o)| {
-                    let ctx = Arc::clone(&ctx);
-                    let known = known.get(&row.worker_id).cloned().unwrap_or_default();
-                    async move {
-                        let r = mint_one(&ctx, &row, &o, &known).await;
-                        (row, r)
-                    }
-                })
-                .buffer_unordered(ctx.cfg.pipeline.concurrency)
-                .collect()
-                .await;
+        let results: Vec<(WorkerRow, MintResult)> = futures::stream::iter(ready)
+            .map(|(row, o)| {
+                let ctx = Arc::clone(&ctx);
+                let known = known.get(&row.worker_id).cloned().unwrap_or_default();
+                async move {
+                    let r = mint_one(&ctx, &row, &o, &known).await;
+                    (row, r)
+                }
+            })
+            .buffer_unordered(ctx.cfg.pipeline.concurrency)
+            .collect()
+            .await;
         let now = now_ms();
         let mut writes = Vec::new();
         for (mut row, r) in results {

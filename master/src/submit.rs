@@ -346,7 +346,7 @@ fn take_out(
 async fn send(ctx: &Ctx, sub: &mut Submitter<AnyChain>, b: &BatchRow) -> Result<(), Duration> {
     let signed = daas_protocol::chain::SignedTransaction {
         tx_bytes: b.tx_bytes.clone(),
-        signature: b.signature.clone(),
+        signature: b.signature,
         digest: b.digest,
     };
     let first = b.calls.first().map_or("empty", |(_, c)| c.function());

@@ -475,7 +475,7 @@ impl fmt::Debug for UserSignature {
 
 #[derive(Clone)]
 enum Secret {
-    Ed25519(Ed25519Secret),
+    Ed25519(Box<Ed25519Secret>),
     /// A Secp256k1 or Secp256r1 scalar (checked valid), with its public key.
     #[cfg(feature = "tx")]
     Ecdsa {
@@ -492,7 +492,7 @@ pub struct SuiKeypair(Secret);
 impl SuiKeypair {
     /// A fresh Ed25519 key from the OS random source.
     pub fn generate() -> Self {
-        SuiKeypair(Secret::Ed25519(Ed25519Secret::generate()))
+        SuiKeypair(Secret::Ed25519(Box::new(Ed25519Secret::generate())))
     }
 
     /// A fresh key of `scheme` from the OS random source.
@@ -510,7 +510,7 @@ impl SuiKeypair {
 
     /// An Ed25519 key from its 32-byte seed.
     pub fn from_secret_bytes(seed: [u8; 32]) -> Self {
-        SuiKeypair(Secret::Ed25519(Ed25519Secret::from_seed(seed)))
+        SuiKeypair(Secret::Ed25519(Box::new(Ed25519Secret::from_seed(seed))))
     }
 
     /// A key of `scheme` from its 32-byte private key (an Ed25519 seed, or an ECDSA

@@ -674,6 +674,7 @@ impl Spec {
         }
     }
 
+    #[allow(clippy::too_many_arguments)] // one recursive walk's state
     fn check_value(
         &self,
         doc: &ExecutableDocument,

@@ -212,13 +212,16 @@ fn arg_id(args: &Map<String, Value>, k: &str) -> Result<ObjectId, String> {
         .map_err(|e| format!("argument `{k}`: {e}"))
 }
 
+/// A page: the items with their cursors, has-previous, has-next (or the error).
+type Page = Result<(Vec<(String, G)>, bool, bool), String>;
+
 /// A forward page over `items` (in order, each with its position key), after the
 /// position the `after` cursor names.
 fn page<K: PartialOrd + Clone>(
     items: Vec<(K, String, G)>,
     args: &Map<String, Value>,
     decode: impl Fn(&str) -> Option<K>,
-) -> Result<(Vec<(String, G)>, bool, bool), String> {
+) -> Page {
     if args.get("last").is_some_and(|v| !v.is_null())
         || args.get("before").is_some_and(|v| !v.is_null())
     {

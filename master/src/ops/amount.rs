@@ -171,7 +171,7 @@ impl fmt::Display for DurationMs {
             (1_000, "s"),
         ]
         .into_iter()
-        .find(|(u, _)| ms >= *u && ms % u == 0)
+        .find(|(u, _)| ms >= *u && ms.is_multiple_of(*u))
         .map(|(u, name)| format!("{}{name}", ms / u))
         .unwrap_or_else(|| format!("{ms}ms"));
         write!(f, "{human} ({ms} ms)")

@@ -104,7 +104,7 @@ fn authorize(user: &User, verb: &str, r: &Resource, ns: &str, name: &str) -> Res
         let read = matches!(verb, "get" | "list" | "watch");
         let own = name == node;
         return match r.kind {
-            "Node" if read || own || (verb == "create" && own) => Ok(()),
+            "Node" if read || own => Ok(()),
             "Lease" if ns == "kube-node-lease" && (read || own) => Ok(()),
             "Namespace" if read => Ok(()),
             "Node" => Err(ApiError::forbidden(

@@ -226,9 +226,10 @@ impl Resource {
         };
         let mut body = body.clone();
         if !body.is_object() {
-            return Err(ApiError::bad_request(format!(
+            return Err(ApiError::bad_request(
                 "the body of the request was in an unknown format - accepted media types include: application/json"
-            )));
+                    .to_string(),
+            ));
         }
         if let Some(av) = body.get("apiVersion").and_then(Value::as_str)
             && av != self.api_version()

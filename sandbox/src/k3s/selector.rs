@@ -68,9 +68,10 @@ impl LabelSelector {
                 if i < chars.len() && chars[i] == '=' {
                     i += 1;
                 } else if neg {
-                    return Err(format!(
+                    return Err(
                         "unable to parse requirement: found '!', expected: '=', '!=', '==', 'in', notin'"
-                    ));
+                            .to_string(),
+                    );
                 }
                 skip_ws(&mut i);
                 let vs = i;
