@@ -7,6 +7,7 @@
 //!   envelope key, the operator's root key, and their 0600 key files.
 //! - [`seal_token`], [`envkey_cert`], [`envelope`]: the v1 byte formats of DESIGN §5.
 //! - [`config`]: the shared `[chain]` table of every config file (DESIGN §10).
+//! - [`bundle`]: the file names of a device's first-boot bundle.
 //! - [`sui`]: Sui accounts (`suiprivkey1…`, `sui.keystore`), intent signing and digests.
 //!
 //! Where it runs: linked into the agent (aarch64 musl, size-tuned), the master and the
@@ -18,6 +19,7 @@
 //! accept (verification follows ZIP-215, as fastcrypto does); decrypt an envelope before
 //! its signature has been verified.
 
+pub mod bundle;
 #[cfg(feature = "client")]
 pub mod chain;
 pub mod chain_id;

@@ -44,7 +44,8 @@ elif [ "${CI:-}" = "true" ]; then
   exit 1
 fi
 
-cargo build --locked -q -p daas-sandbox --features conformance --bin daas-sandbox \
+# The same workspace and features as the README test command, so nothing is built twice.
+cargo build --locked -q --workspace --all-features --bin daas-sandbox \
   --example sdk_fixture --manifest-path "$root/Cargo.toml"
 target="$(cargo metadata --format-version 1 --no-deps --manifest-path "$root/Cargo.toml" \
   | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"

@@ -212,8 +212,8 @@ fn arg_id(args: &Map<String, Value>, k: &str) -> Result<ObjectId, String> {
         .map_err(|e| format!("argument `{k}`: {e}"))
 }
 
-/// A page: the items with their cursors, has-previous, has-next (or the error).
-type Page = Result<(Vec<(String, G)>, bool, bool), String>;
+/// A page: its items with their cursors, then `hasPreviousPage` and `hasNextPage`.
+type Page = (Vec<(String, G)>, bool, bool);
 
 /// A forward page over `items` (in order, each with its position key), after the
 /// position the `after` cursor names.
@@ -221,7 +221,7 @@ fn page<K: PartialOrd + Clone>(
     items: Vec<(K, String, G)>,
     args: &Map<String, Value>,
     decode: impl Fn(&str) -> Option<K>,
-) -> Page {
+) -> Result<Page, String> {
     if args.get("last").is_some_and(|v| !v.is_null())
         || args.get("before").is_some_and(|v| !v.is_null())
     {
@@ -412,7 +412,7 @@ impl Ctx<'_> {
                             crate::store::Slot::Live(o)
                                 if o.version == v && *cp <= view.checkpoint =>
                             {
-                                Some(G::Object(Box::new(o.clone())))
+                                Some(G::Object(o.clone()))
                             }
                             _ => None,
                         })
@@ -846,7 +846,7 @@ impl Ctx<'_> {
                     .and_then(|h| {
                         h.iter().find_map(|(_, s)| match s {
                             crate::store::Slot::Live(o) if o.version == r.lamport_version => {
-                                Some(G::Object(Box::new(o.clone())))
+                                Some(G::Object(o.clone()))
                             }
                             _ => None,
                         })
@@ -892,7 +892,7 @@ impl Ctx<'_> {
                         _ => None,
                     })
                 }) {
-                    Some(o) => R::One(G::Object(Box::new(o.clone()))),
+                    Some(o) => R::One(G::Object(o.clone())),
                     None => R::Null,
                 }
             }

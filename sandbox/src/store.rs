@@ -663,8 +663,8 @@ pub struct Checkpoint {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[allow(clippy::large_enum_variant)] // most slots are live versions; boxing them costs an allocation each
 pub enum Slot {
-    /// A version.
-    Live(Obj),
+    /// A version (boxed: an object is ten times the size of a tombstone).
+    Live(Box<Obj>),
     /// Deleted: Sui's tombstone reference.
     Deleted(ObjectRef),
 }
@@ -699,7 +699,7 @@ impl Store {
         self.history
             .entry(obj.id)
             .or_default()
-            .push((checkpoint, Slot::Live(obj.clone())));
+            .push((checkpoint, Slot::Live(Box::new(obj.clone()))));
         self.objects.insert(obj.id, obj);
     }
 
@@ -798,7 +798,7 @@ impl<'a> View<'a> {
     /// An object as of the checkpoint.
     pub fn object(&self, id: &ObjectId) -> Option<&'a Obj> {
         match self.entry(id) {
-            Some(Slot::Live(o)) => Some(o),
+            Some(Slot::Live(o)) => Some(&**o),
             _ => None,
         }
     }

@@ -104,8 +104,8 @@ fn find_on_path(tool: &str) -> Option<PathBuf> {
 }
 
 /// A child process in its own process group, killed (the whole group, SIGKILL) when
-/// the guard drops — a failing test leaves no stand-in running. Its stderr is
-/// collected into [`Logs`] (and its stdout too, unless the command set it).
+/// the guard drops — a failing test leaves no stand-in running. Its stderr and stdout
+/// are collected into [`Logs`].
 #[derive(Debug)]
 pub struct Guard {
     child: Child,
@@ -113,11 +113,12 @@ pub struct Guard {
 }
 
 impl Guard {
-    /// Spawns `cmd` in a new process group with stderr (and stdout, when the command
-    /// left it at the default) piped into [`Logs`].
+    /// Spawns `cmd` in a new process group with stderr and stdout collected into
+    /// [`Logs`].
     pub fn spawn(mut cmd: Command) -> std::io::Result<Guard> {
         use std::os::unix::process::CommandExt as _;
         cmd.process_group(0)
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .stdin(Stdio::null());
         let mut child = cmd.spawn()?;

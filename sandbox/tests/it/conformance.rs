@@ -4,7 +4,7 @@
 use daas_protocol::chain::GRAPHQL_DOCUMENTS;
 use serde_json::{Value, json};
 
-use crate::world::{params, spec, start};
+use crate::world::{params, post, spec, start};
 
 #[test]
 fn every_document_the_graphql_client_sends_validates_against_the_schema() {
@@ -83,18 +83,6 @@ fn the_checker_follows_include_and_skip() {
         spec.check_graphql_response(q, &json!({"data": {"epoch": {}}}))
             .is_empty()
     );
-}
-
-async fn post(url: &str, body: Value) -> Value {
-    reqwest::Client::new()
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,19 +18,7 @@ use daas_protocol::tx::{
 use daas_protocol::{ObjectId, SuiKeypair};
 use serde_json::{Value, json};
 
-use crate::world::{DAY, HOUR, SUI, World};
-
-async fn post(url: &str, body: Value) -> Value {
-    reqwest::Client::new()
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
+use crate::world::{DAY, HOUR, SUI, World, post};
 
 async fn rpc<C: Chain>(w: &World<C>, method: &str, params: Value) -> Value {
     post(

@@ -356,3 +356,16 @@ impl<C: Chain> World<C> {
         self.events().await.split_off(n)
     }
 }
+
+/// POSTs a JSON body to `url` and returns the JSON answer (hand-made requests).
+pub async fn post(url: &str, body: serde_json::Value) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

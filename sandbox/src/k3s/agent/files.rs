@@ -194,28 +194,30 @@ mod tests {
         assert_eq!(mode(&path), 0o644);
     }
 
-    #[tokio::test(start_paused = true)]
+    // k3s's own timings (4 min, every 2 s) scaled down; the loop is the same
+    #[tokio::test]
     async fn token_file_is_waited_for_then_times_out_like_k3s() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("token");
-        let err = read_token_file(&path, TOKEN_FILE_TIMEOUT, TOKEN_FILE_POLL)
+        let err = read_token_file(&path, Duration::from_millis(300), Duration::from_millis(20))
             .await
             .unwrap_err();
         assert_eq!(err.to_string(), "Timeout while trying to read the file");
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn token_file_that_appears_later_is_read_and_trimmed() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("token");
         let writer = {
             let path = path.clone();
             tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_secs(5)).await;
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 std::fs::write(&path, "\n K10abc::x.y \n").unwrap();
             })
         };
-        let token = read_token_file(&path, TOKEN_FILE_TIMEOUT, TOKEN_FILE_POLL)
+        // a deadline far beyond the write: the file is read as soon as it is there
+        let token = read_token_file(&path, Duration::from_secs(60), Duration::from_millis(20))
             .await
             .unwrap();
         writer.await.unwrap();

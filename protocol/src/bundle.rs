@@ -1,0 +1,60 @@
+//! The first-boot bundle: the files a fleet tool (`daas-master fleet keygen`, image
+//! stamping) writes onto a device's boot partition and that `daas-agent import` (also
+//! run by `daas-agent run` at start) moves into place once, then wipes.
+//!
+//! ```text
+//! /boot/k8s-daas/            DEFAULT_BOOT_DIR (FAT: no modes, readable by anyone with the card)
+//!   agent.toml               CONFIG_FILE        → /etc/k8s-daas/agent.toml (0644)
+//!   identity.key             IDENTITY_KEY_FILE  → <key_dir>/identity.key (0600, dir 0700)
+//!   sealing.key              SEALING_KEY_FILE   → <key_dir>/sealing.key  (0600)
+//!   node_id                  NODE_ID_FILE       → <key_dir>/node_id (0644): `<label>-<fp>`
+//!   seal-token               SEAL_TOKEN_FILE    the 0x-hex seal token, for the owner (not secret)
+//!   README.txt               README_FILE        what the folder is; left in place
+//! ```
+//!
+//! The key files use the format of [`crate::keys`]. Secret files in the bundle
+//! ([`SECRET_FILES`]) are overwritten with zeros, synced and removed after the import.
+
+use crate::keys::DeviceKeys;
+
+/// Where the bundle sits on a board's boot partition.
+pub const DEFAULT_BOOT_DIR: &str = "/boot/k8s-daas";
+/// The agent's config (`daas-agent run --config`'s default destination).
+pub const CONFIG_FILE: &str = "agent.toml";
+/// The device identity key (Ed25519), in the key-file format of [`crate::keys`].
+pub const IDENTITY_KEY_FILE: &str = DeviceKeys::IDENTITY_FILE;
+/// The device sealing key (X25519), in the key-file format of [`crate::keys`].
+pub const SEALING_KEY_FILE: &str = DeviceKeys::SEALING_FILE;
+/// The node_id (`<label>-<fingerprint>`, one line). Also kept in the key directory.
+pub const NODE_ID_FILE: &str = "node_id";
+/// The seal token as one line of `0x` hex (public: the owner registers it on chain).
+pub const SEAL_TOKEN_FILE: &str = "seal-token";
+/// A short human-readable note on what the folder is for.
+pub const README_FILE: &str = "README.txt";
+/// The files holding secrets: zeroed, synced and removed once imported.
+pub const SECRET_FILES: [&str; 2] = [IDENTITY_KEY_FILE, SEALING_KEY_FILE];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_distinct_plain_file_names() {
+        let all = [
+            CONFIG_FILE,
+            IDENTITY_KEY_FILE,
+            SEALING_KEY_FILE,
+            NODE_ID_FILE,
+            SEAL_TOKEN_FILE,
+            README_FILE,
+        ];
+        for (i, a) in all.iter().enumerate() {
+            assert!(!a.contains('/') && !a.is_empty(), "{a}");
+            assert!(!all[i + 1..].contains(a), "{a} twice");
+        }
+        assert_eq!(
+            SECRET_FILES,
+            [DeviceKeys::IDENTITY_FILE, DeviceKeys::SEALING_FILE]
+        );
+    }
+}
