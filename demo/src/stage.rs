@@ -403,10 +403,6 @@ listen = "127.0.0.1:0"
             })
             .collect()
     }
-
-    pub fn master_log(&self) -> String {
-        std::fs::read_to_string(&self.log_path).unwrap_or_default()
-    }
 }
 
 impl Drop for Stage {

@@ -3,6 +3,7 @@
 //! | metric | type | labels |
 //! |---|---|---|
 //! | `daas_master_events_processed_total` | counter | |
+//! | `daas_master_reconciles_total` | counter | |
 //! | `daas_master_workers` | gauge | `stage` |
 //! | `daas_master_transactions_submitted_total` | counter | |
 //! | `daas_master_transactions_failed_total` | counter | `reason` |
@@ -58,6 +59,8 @@ pub struct Metrics {
     registry: Mutex<Registry>,
     /// Registry events read.
     pub events_processed: Counter,
+    /// Rounds that listed the registry and the cluster and then decided every worker.
+    pub reconciles: Counter,
     /// Workers by stage.
     pub workers: Family<StageLabel, Gauge>,
     /// Transactions sent.
@@ -89,6 +92,7 @@ impl Metrics {
         let m = Metrics {
             registry: Mutex::new(Registry::default()),
             events_processed: Counter::default(),
+            reconciles: Counter::default(),
             workers: Family::default(),
             tx_submitted: Counter::default(),
             tx_failed: Family::default(),
@@ -102,6 +106,11 @@ impl Metrics {
             "events_processed",
             "Registry events read from the chain",
             m.events_processed.clone(),
+        );
+        r.register(
+            "reconciles",
+            "Reconcile rounds completed: registry and cluster listed, every worker decided",
+            m.reconciles.clone(),
         );
         r.register("workers", "Workers by pipeline stage", m.workers.clone());
         r.register(

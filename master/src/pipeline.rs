@@ -149,7 +149,8 @@ impl Driver {
         let due = self
             .last_reconcile
             .is_none_or(|t| t.elapsed() >= self.ctx().cfg.pipeline.reconcile_interval());
-        if due && self.reconcile().await {
+        let reconciled = due && self.reconcile().await;
+        if reconciled {
             self.last_reconcile = Some(Instant::now());
             self.ctx()
                 .health
@@ -169,6 +170,9 @@ impl Driver {
             self.mint().await;
             self.activate().await;
             self.revoke().await;
+            if reconciled {
+                self.ctx().metrics.reconciles.inc();
+            }
         }
         if let Some(counts) = self.db_ok(self.ctx().db.stage_counts()) {
             self.ctx().metrics.set_stages(&counts);

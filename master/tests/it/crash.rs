@@ -3,14 +3,10 @@
 //! arbitrary moment with a real SIGKILL; each restart must converge to one live token
 //! per issued worker, no orphan token, no version issued twice.
 
-use std::time::Duration;
-
 use daas_protocol::config::TransportKind;
 use daas_protocol::onchain::WorkerStatus;
 
-use crate::world::World;
-
-const MINUTE: Duration = Duration::from_secs(60);
+use crate::world::{MINUTE, World};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_crash_at_every_step_of_an_issue_converges() {

@@ -2,14 +2,10 @@
 //! refused for a wrong node password; the database rebuilt from the chain and the
 //! cluster; quorum disagreement; rotation.
 
-use std::time::Duration;
-
 use daas_protocol::config::TransportKind;
 use daas_protocol::onchain::WorkerStatus;
 
-use crate::world::{World, eventually};
-
-const MINUTE: Duration = Duration::from_secs(60);
+use crate::world::{MINUTE, World, eventually};
 
 async fn end_to_end(transport: TransportKind) {
     let mut w = World::new(transport).await;
@@ -166,8 +162,8 @@ async fn a_second_device_with_the_token_but_another_node_password_is_not_activat
     })
     .await;
     assert!(note.contains("not activated"), "{note}");
-    // Still not active a few reconciles later, and its token is kept for the owner.
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // Still not active two reconcile rounds later, and its token is kept for the owner.
+    w.reconcile_rounds(2).await;
     assert_eq!(w.status(d).await, Some(WorkerStatus::TokenIssued));
     let id = opened.secret.token.token_id().to_string();
     assert!(w.tokens().await.iter().any(|t| t.2 == id));
@@ -249,7 +245,7 @@ async fn endpoints_that_disagree_on_a_worker_get_no_mint() {
             .filter(|n| n.contains("disagree"))
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    w.reconcile_rounds(2).await;
     assert!(
         w.tokens().await.is_empty(),
         "nothing is minted on a disagreement"

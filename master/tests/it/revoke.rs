@@ -3,16 +3,12 @@
 //! admission, a crash at each revocation step, and a re-registered name coming off the
 //! deny-list.
 
-use std::time::Duration;
-
 use daas_protocol::chain::Chain as _;
 use daas_protocol::config::TransportKind;
 use daas_protocol::onchain::WorkerStatus;
 use daas_protocol::tx::Arg;
 
-use crate::world::{World, eventually};
-
-const MINUTE: Duration = Duration::from_secs(60);
+use crate::world::{MINUTE, World, eventually};
 
 /// An Active worker with its agent running.
 async fn active(w: &mut World, owner: usize, label: &str) -> (usize, usize) {

@@ -25,6 +25,8 @@ use kube::api::{Api, ListParams};
 use nix::sys::signal::Signal;
 
 /// One SUI.
+/// The deadline most waits in these tests use.
+pub const MINUTE: Duration = Duration::from_secs(60);
 pub const SUI: u64 = 1_000_000_000;
 /// The master binary under test.
 pub const MASTER: &str = env!("CARGO_BIN_EXE_daas-master");
@@ -639,6 +641,27 @@ listen = "{http}"
         let (code, body) = self.http_get("/api/workers").await;
         assert_eq!(code, 200, "{body}");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("/api/workers shape: {e}: {body}"))
+    }
+
+    /// `daas_master_reconciles_total` from `/metrics`.
+    pub async fn reconciles(&self) -> u64 {
+        let (code, body) = self.http_get("/metrics").await;
+        assert_eq!(code, 200, "{body}");
+        body.lines()
+            .find_map(|l| l.strip_prefix("daas_master_reconciles_total "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no daas_master_reconciles_total in /metrics:\n{body}"))
+    }
+
+    /// Waits until the master has completed `n` more reconcile rounds (each lists the
+    /// registry and the cluster and decides every worker), so a test can assert that
+    /// something did *not* happen without guessing a duration.
+    pub async fn reconcile_rounds(&self, n: u64) {
+        let target = self.reconciles().await + n;
+        eventually(MINUTE, "more reconcile rounds", || async {
+            (self.reconciles().await >= target).then_some(())
+        })
+        .await;
     }
 
     /// Submits a transaction signed by `key`.
