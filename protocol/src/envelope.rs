@@ -248,8 +248,12 @@ impl JoinSecret {
     }
 }
 
-/// `https://host[:port]` with a DNS name, IPv4 or bracketed IPv6 host; no user info,
-/// path, query or trailing `/`.
+/// Whether `s` is a `server` an envelope may carry: `https://host[:port]` with a DNS
+/// name, IPv4 or bracketed IPv6 host; no user info, path, query or trailing `/`.
+pub fn is_valid_server_url(s: &str) -> bool {
+    valid_server(s)
+}
+
 fn valid_server(s: &str) -> bool {
     let Some(authority) = s.strip_prefix("https://") else {
         return false;

@@ -6,7 +6,8 @@
 //! | device sealing | X25519 | the device; opens join envelopes (HPKE) |
 //! | envelope | Ed25519 | the master; signs join envelopes, certified by the root key |
 //! | root | Ed25519 | the operator, offline; certifies envelope keys |
-//! | Sui account | Ed25519 | anyone sending transactions ([`crate::sui::SuiKeypair`]) |
+//! | Sui account | Ed25519, Secp256k1 or Secp256r1 | anyone sending transactions ([`crate::sui::SuiKeypair`]) |
+//! | node password | 32-byte secret (HMAC key) | the master (shared by HA masters); derives each Worker's k3s node password (DESIGN §10) |
 //!
 //! A key of one role cannot be passed where another is expected (each is its own
 //! type, and each signs only its own domain-separated messages), a key file names its
@@ -55,8 +56,10 @@ pub enum KeyRole {
     Envelope,
     /// The operator's Ed25519 root key (certifies envelope keys).
     Root,
-    /// A Sui account's Ed25519 key (signs transactions).
+    /// A Sui account key (Ed25519, Secp256k1 or Secp256r1; signs transactions).
     SuiAccount,
+    /// The master's 32-byte node-password key (derives per-Worker node passwords).
+    NodePassword,
 }
 
 impl KeyRole {
@@ -68,6 +71,7 @@ impl KeyRole {
             KeyRole::Envelope => "envelope",
             KeyRole::Root => "root",
             KeyRole::SuiAccount => "sui-account",
+            KeyRole::NodePassword => "node-password",
         }
     }
 
@@ -78,6 +82,7 @@ impl KeyRole {
             KeyRole::Envelope,
             KeyRole::Root,
             KeyRole::SuiAccount,
+            KeyRole::NodePassword,
         ]
         .into_iter()
         .find(|r| r.name() == s)
@@ -554,6 +559,49 @@ impl fmt::Debug for SealingKey {
     }
 }
 
+/// The master's node-password key: a 32-byte secret from which every Worker's k3s
+/// node password is derived (DESIGN §10), so that any master holding it can recompute
+/// them after losing its database. Zeroized on drop; never printed.
+#[derive(Clone)]
+pub struct NodePasswordKey(Zeroizing<[u8; 32]>);
+
+impl NodePasswordKey {
+    /// The role this key plays.
+    pub const ROLE: KeyRole = KeyRole::NodePassword;
+
+    /// A fresh key from the OS random source.
+    pub fn generate() -> Self {
+        NodePasswordKey(random_32())
+    }
+
+    /// From the 32-byte secret.
+    pub fn from_secret_bytes(secret: [u8; 32]) -> Self {
+        NodePasswordKey(Zeroizing::new(secret))
+    }
+
+    /// The 32-byte secret.
+    pub fn secret_bytes(&self) -> Zeroizing<[u8; 32]> {
+        self.0.clone()
+    }
+
+    /// Reads a key file written by [`Self::save`]; refuses files open to group/others.
+    pub fn load(path: &Path) -> Result<Self, KeyError> {
+        load_key_file(path, KeyRole::NodePassword).map(|s| Self::from_secret_bytes(*s))
+    }
+
+    /// Writes a new 0600 key file (`k8s-daas-key v1 node-password <hex>`); never
+    /// overwrites.
+    pub fn save(&self, path: &Path) -> Result<(), KeyError> {
+        save_key_file(path, KeyRole::NodePassword, &self.0)
+    }
+}
+
+impl fmt::Debug for NodePasswordKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("NodePasswordKey(secret redacted)")
+    }
+}
+
 /// Refuses a set of secrets in which one secret plays two roles.
 pub fn ensure_distinct(keys: &[(KeyRole, &[u8; 32])]) -> Result<(), KeyError> {
     for (i, (ra, a)) in keys.iter().enumerate() {
@@ -934,6 +982,29 @@ mod tests {
         );
         assert!(SealingKey::load(&path).is_err());
         assert!(EnvelopeKey::load(&path).is_ok());
+    }
+
+    #[test]
+    fn node_password_key_files_name_their_role() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("k").join("node-password.key");
+        let k = NodePasswordKey::from_secret_bytes([0x5a; 32]);
+        k.save(&path).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            format!("k8s-daas-key v1 node-password {}\n", "5a".repeat(32))
+        );
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(
+            *NodePasswordKey::load(&path).unwrap().secret_bytes(),
+            [0x5a; 32]
+        );
+        assert!(matches!(
+            EnvelopeKey::load(&path),
+            Err(KeyError::WrongRole { .. })
+        ));
+        assert!(!format!("{k:?}").contains("5a5a"));
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub mod envkey_cert;
 pub mod hash;
 pub mod hex;
 pub mod ids;
+#[cfg(feature = "k3s")]
+pub mod k3s;
 pub mod keys;
 #[cfg(feature = "tx")]
 pub mod ledger;
@@ -47,9 +49,9 @@ pub use envelope::{EnvelopeContext, EnvelopeHeader, JoinSecret, OpenedEnvelope};
 pub use envkey_cert::{CertifiedEnvelopeKey, EnvelopeKeyCert, EnvelopeKeyPin};
 pub use ids::{Address, ObjectId};
 pub use keys::{
-    DeviceKeys, EnvelopeKey, EnvelopePublicKey, IdentityKey, IdentityPublicKey, KeyRole, RootKey,
-    RootPublicKey, SealingKey, SealingPublicKey,
+    DeviceKeys, EnvelopeKey, EnvelopePublicKey, IdentityKey, IdentityPublicKey, KeyRole,
+    NodePasswordKey, RootKey, RootPublicKey, SealingKey, SealingPublicKey,
 };
 pub use node_id::NodeId;
 pub use seal_token::SealToken;
-pub use sui::{SuiKeypair, TransactionDigest, UserSignature};
+pub use sui::{SignatureScheme, SuiKeypair, SuiPublicKey, TransactionDigest, UserSignature};

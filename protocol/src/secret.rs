@@ -125,6 +125,28 @@ impl NodePassword {
     }
 }
 
+/// Domain tag of the node-password derivation (DESIGN §10).
+#[cfg(feature = "k3s")]
+pub const NODE_PASSWORD_TAG: &[u8] = b"k8s-daas/nodepw/v1";
+
+#[cfg(feature = "k3s")]
+impl NodePassword {
+    /// The Worker's node password (DESIGN §10): the first 16 bytes of
+    /// `HMAC-SHA256(node_password_key, "k8s-daas/nodepw/v1" || worker_id)` as 32
+    /// lowercase hex characters. Any master holding the key recomputes the same
+    /// password; a new registration (a new Worker id) gets a new one.
+    pub fn derive(key: &crate::keys::NodePasswordKey, worker_id: &crate::ids::ObjectId) -> Self {
+        use hmac::{KeyInit as _, Mac as _};
+        let secret = key.secret_bytes();
+        let mut mac = <hmac::Hmac<sha2::Sha256>>::new_from_slice(secret.as_ref())
+            .expect("HMAC takes a key of any length");
+        mac.update(NODE_PASSWORD_TAG);
+        mac.update(worker_id.as_bytes());
+        let tag = Zeroizing::new(<[u8; 32]>::from(mac.finalize().into_bytes()));
+        NodePassword(Zeroizing::new(::hex::encode(&tag[..16])))
+    }
+}
+
 impl fmt::Debug for NodePassword {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("(redacted)")
@@ -190,6 +212,39 @@ mod tests {
                 assert!(!err.to_string().contains(&b[b.len() - 16..]));
             }
         }
+    }
+
+    /// Vectors computed independently with Python's `hmac`:
+    /// `hmac.new(key, b"k8s-daas/nodepw/v1" + worker_id, hashlib.sha256).hexdigest()[:32]`.
+    #[cfg(feature = "k3s")]
+    #[test]
+    fn node_password_derivation_matches_python_hmac() {
+        use crate::ids::ObjectId;
+        use crate::keys::NodePasswordKey;
+        let mut k = [0u8; 32];
+        for (i, b) in k.iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        let p = NodePassword::derive(
+            &NodePasswordKey::from_secret_bytes(k),
+            &ObjectId::from_u64(0x77),
+        );
+        assert_eq!(p.expose(), "8b3293be93f8d515642b8a41563f9d1a");
+        let p = NodePassword::derive(
+            &NodePasswordKey::from_secret_bytes([0xab; 32]),
+            &ObjectId([0x5f; 32]),
+        );
+        assert_eq!(p.expose(), "db98bf13df7caa3f170a09d0f494a2af");
+        // Stable per Worker, different across Workers.
+        let key = NodePasswordKey::from_secret_bytes([0xab; 32]);
+        assert_eq!(
+            NodePassword::derive(&key, &ObjectId::from_u64(1)),
+            NodePassword::derive(&key, &ObjectId::from_u64(1))
+        );
+        assert_ne!(
+            NodePassword::derive(&key, &ObjectId::from_u64(1)),
+            NodePassword::derive(&key, &ObjectId::from_u64(2))
+        );
     }
 
     #[test]

@@ -67,6 +67,11 @@ enum Cmd {
         /// Registry max_envelope_ttl_ms.
         #[arg(long)]
         max_envelope_ttl_ms: Option<u64>,
+        /// The genesis timestamp (Unix ms; default now). With the same seed it gives
+        /// the same chain id and objects: two processes then serve one chain's
+        /// genesis, as two full nodes do (tests of quorum reads).
+        #[arg(long)]
+        genesis_time_ms: Option<u64>,
     },
 }
 
@@ -99,6 +104,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         cooldown_ms,
         revoke_grace_ms,
         max_envelope_ttl_ms,
+        genesis_time_ms,
     } = args.command;
     let faults: Faults = faults
         .parse()
@@ -106,7 +112,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis() as u64;
-    let mut genesis = GenesisParams::new(seed, accounts, now);
+    let mut genesis = GenesisParams::new(seed, accounts, genesis_time_ms.unwrap_or(now));
     genesis.min_stake = min_stake.unwrap_or(genesis.min_stake);
     genesis.registration_fee = registration_fee.unwrap_or(genesis.registration_fee);
     genesis.cooldown_ms = cooldown_ms.unwrap_or(genesis.cooldown_ms);

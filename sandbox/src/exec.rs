@@ -1156,7 +1156,12 @@ impl Engine {
         let signatures = record
             .signatures
             .iter()
-            .map(|s| UserSignature::from_base64(s).expect("verified").0.to_vec())
+            .map(|s| {
+                UserSignature::from_base64(s)
+                    .expect("verified")
+                    .as_bytes()
+                    .to_vec()
+            })
             .collect();
         self.store.seal_checkpoint(
             record.timestamp_ms,

@@ -86,6 +86,29 @@ pub struct SandboxConfig {
     pub spec: Option<Arc<crate::conformance::Spec>>,
 }
 
+impl SandboxConfig {
+    /// A chain from `genesis` on `listen`, in memory, without faults or lag (and
+    /// without spec checks): what crates that use the sandbox as a library start
+    /// with, whichever features the sandbox was built with.
+    pub fn new(listen: SocketAddr, genesis: GenesisParams) -> Self {
+        SandboxConfig {
+            listen,
+            genesis,
+            state_dir: None,
+            faults: Faults::none(),
+            read_lag: 0,
+            #[cfg(feature = "conformance")]
+            spec: None,
+        }
+    }
+
+    /// A chain on `127.0.0.1:0` with `genesis`, in memory, without faults or read lag
+    /// (for other crates' tests, which cannot name this crate's features).
+    pub fn local(genesis: GenesisParams) -> Self {
+        Self::new(SocketAddr::from(([127, 0, 0, 1], 0)), genesis)
+    }
+}
+
 /// One line of the transaction log.
 #[derive(Debug, Serialize, Deserialize)]
 struct LogLine {

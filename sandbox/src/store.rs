@@ -661,6 +661,7 @@ pub struct Checkpoint {
 
 /// One entry of an object's history.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant)] // most slots are live versions; boxing them costs an allocation each
 pub enum Slot {
     /// A version (boxed: an object is ten times the size of a tombstone).
     Live(Box<Obj>),

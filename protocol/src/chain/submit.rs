@@ -43,9 +43,12 @@ pub struct SignedTransaction {
 /// Builds, signs and executes transactions for one account. Keep one per account for
 /// as long as it sends: it remembers what its transactions' effects said about the
 /// account's objects, so back-to-back transactions do not wait for reads to catch up.
+/// Made with [`Submitter::for_sender`], it only builds them, for a signer that is not
+/// at hand (a cold wallet, a multisig address).
 pub struct Submitter<C> {
     chain: C,
-    signer: SuiKeypair,
+    sender: crate::ids::Address,
+    signer: Option<SuiKeypair>,
     owned: Mutex<OwnedObjects>,
     plans: Mutex<HashMap<TransactionDigest, GasPlan>>,
     /// Budget = dry-run gross cost × this percentage / 100 (default 120).
@@ -143,7 +146,25 @@ impl<C: Chain> Submitter<C> {
     pub fn new(chain: C, signer: &SuiKeypair) -> Self {
         Submitter {
             chain,
-            signer: signer.clone(),
+            sender: signer.address(),
+            signer: Some(signer.clone()),
+            owned: Mutex::new(OwnedObjects::default()),
+            plans: Mutex::new(HashMap::new()),
+            budget_margin_percent: 120,
+            max_budget: MAX_BUDGET,
+            stale_retries: 2,
+            stale_wait: Duration::from_secs(30),
+        }
+    }
+
+    /// A submitter that builds transactions for `sender` without its key (a cold
+    /// wallet or a multisig address): [`Self::prepare_with`] gives the unsigned
+    /// `TransactionData`; [`Self::sign_with`] refuses and [`Self::sign_data`] panics.
+    pub fn for_sender(chain: C, sender: crate::ids::Address) -> Self {
+        Submitter {
+            chain,
+            sender,
+            signer: None,
             owned: Mutex::new(OwnedObjects::default()),
             plans: Mutex::new(HashMap::new()),
             budget_margin_percent: 120,
@@ -160,7 +181,7 @@ impl<C: Chain> Submitter<C> {
 
     /// The sending account.
     pub fn address(&self) -> crate::ids::Address {
-        self.signer.address()
+        self.sender
     }
 
     /// What this submitter's transactions told it about the account's objects.
@@ -214,7 +235,7 @@ impl<C: Chain> Submitter<C> {
                 _ => None,
             })
             .collect();
-        let read = self.chain.coins(self.signer.address()).await?;
+        let read = self.chain.coins(self.sender).await?;
         let mut coins: Vec<CoinInfo> = self
             .owned
             .lock()
@@ -242,9 +263,48 @@ impl<C: Chain> Submitter<C> {
         pt: ProgrammableTransaction,
         spend: Spend,
     ) -> Result<SignedTransaction> {
+        if self.signer.is_none() {
+            return Err(ChainError::Config(format!(
+                "no key for {}: this submitter only prepares unsigned transactions",
+                self.sender
+            )));
+        }
+        let (data, total) = self.plan(pt, &spend).await?;
+        let signed = self.sign_data(&data);
+        let mut plans = self.plans.lock().expect("poisoned");
+        if plans.len() >= MAX_PLANS {
+            // signed and never executed here: their coins are read again instead
+            plans.clear();
+        }
+        plans.insert(
+            signed.digest,
+            GasPlan {
+                total,
+                spend: spend.amount,
+            },
+        );
+        Ok(signed)
+    }
+
+    /// What [`Self::sign_with`] would sign — the transaction with its gas coins and
+    /// budget — unsigned, for a signer that is not at hand.
+    pub async fn prepare_with(
+        &self,
+        pt: ProgrammableTransaction,
+        spend: Spend,
+    ) -> Result<TransactionData> {
+        Ok(self.plan(pt, &spend).await?.0)
+    }
+
+    /// Gas coins and budget for `pt`; returns the data and the gas coins' total.
+    async fn plan(
+        &self,
+        pt: ProgrammableTransaction,
+        spend: &Spend,
+    ) -> Result<(TransactionData, u64)> {
         let price = self.chain.reference_gas_price().await?;
         let coins = self.gas_coins(&pt).await?;
-        let sender = self.signer.address();
+        let sender = self.sender;
         let min_budget = price.saturating_mul(MIN_BUDGET_UNITS);
         let cap = self.max_budget.max(min_budget);
         let short = |balance: u64, coins: usize, gas: u64, gas_is_estimate: bool| {
@@ -302,27 +362,19 @@ impl<C: Chain> Submitter<C> {
         if sum < spend.amount.saturating_add(budget) {
             return Err(short(sum, pay.len(), budget, true));
         }
-        let signed = self.sign_data(&data(&pay, budget));
-        let mut plans = self.plans.lock().expect("poisoned");
-        if plans.len() >= MAX_PLANS {
-            // signed and never executed here: their coins are read again instead
-            plans.clear();
-        }
-        plans.insert(
-            signed.digest,
-            GasPlan {
-                total: sum,
-                spend: spend.amount,
-            },
-        );
-        Ok(signed)
+        Ok((data(&pay, budget), sum))
     }
 
-    /// Signs fully built transaction data.
+    /// Signs fully built transaction data. Panics on a [`Self::for_sender`] submitter,
+    /// which holds no key.
     pub fn sign_data(&self, tx: &TransactionData) -> SignedTransaction {
         let tx_bytes = tx.to_bcs();
+        let signer = self
+            .signer
+            .as_ref()
+            .expect("a Submitter::for_sender has no key: use prepare_with");
         SignedTransaction {
-            signature: self.signer.sign_transaction(&tx_bytes),
+            signature: signer.sign_transaction(&tx_bytes),
             digest: TransactionDigest::of_transaction(&tx_bytes),
             tx_bytes,
         }

@@ -8,4 +8,5 @@ mod envelope;
 mod envkey_cert;
 mod move_abi;
 mod seal_token;
+mod sui_schemes;
 mod sui_vectors;

@@ -52,7 +52,7 @@ fn suiprivkey_vector_gives_the_official_address_and_round_trips() {
         "9bf49a6a0755f953811fce125f2683d50429c3bb49e074147e0089a52eae155f"
     );
     assert_eq!(
-        ::hex::encode(k.public_key()),
+        ::hex::encode(k.public_key().as_bytes()),
         "b9c6ee1630ef3e711144a648db06bbb2284f7274cfbee53ffcee503cc1a49200"
     );
     assert_eq!(k.address().to_string(), SUIPRIVKEY_ADDRESS);
@@ -69,7 +69,7 @@ fn sign_transaction_is_deterministic_ed25519_over_the_intent_digest() {
     let k = SuiKeypair::from_suiprivkey(SUIPRIVKEY).unwrap();
     let sig = k.sign_transaction(&tx);
     assert_eq!(sig, k.sign_transaction(&tx));
-    assert_eq!(sig.0[0], 0);
+    assert_eq!(sig.as_bytes()[0], 0);
     assert_eq!(sig.to_base64().len(), 132);
     sig.verify_transaction(&tx, &k.address()).unwrap();
     // Independent check of the digest: Blake2b-256 of [0,0,0] || tx.
@@ -97,12 +97,12 @@ fn bad_private_keys_are_refused_with_the_reason() {
         SuiKeypair::from_suiprivkey(&other),
         Err(SuiKeyError::Bech32)
     ));
-    // Secp256k1 flag.
-    let k1 =
-        bech32::encode::<bech32::Bech32>(hrp, &[[1u8].as_slice(), &[7u8; 32]].concat()).unwrap();
+    // The multisig flag is not an account key.
+    let multisig =
+        bech32::encode::<bech32::Bech32>(hrp, &[[3u8].as_slice(), &[7u8; 32]].concat()).unwrap();
     assert!(matches!(
-        SuiKeypair::from_suiprivkey(&k1),
-        Err(SuiKeyError::Scheme { flag: 1 })
+        SuiKeypair::from_suiprivkey(&multisig),
+        Err(SuiKeyError::Scheme { flag: 3 })
     ));
     // One character changed.
     let mut s = SUIPRIVKEY.to_string();
@@ -121,11 +121,11 @@ fn keystore_file_loads_the_requested_account_and_refuses_open_modes() {
     let b = SuiKeypair::from_secret_bytes([2; 32]);
     let entry =
         |k: &SuiKeypair| BASE64.encode([[0u8].as_slice(), k.secret_bytes().as_ref()].concat());
-    // A secp256k1 entry (flag 1) in between is skipped, as on a real keystore.
+    // A multisig-flagged entry (0x03) in between is skipped.
     let json = format!(
         "[\"{}\", \"{}\", \"{}\"]",
         entry(&a),
-        BASE64.encode([1u8; 33]),
+        BASE64.encode([3u8; 33]),
         entry(&b)
     );
     std::fs::write(&path, json).unwrap();

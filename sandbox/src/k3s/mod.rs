@@ -15,7 +15,9 @@ pub mod api;
 pub mod auth;
 pub mod controllers;
 pub mod join;
-pub mod nodepassword;
+/// k3s's scrypt node-password hash: the one implementation in `daas-protocol` (feature
+/// `k3s`), which the master verifies with.
+pub use daas_protocol::k3s as nodepassword;
 pub mod objects;
 pub mod pki;
 pub mod resources;

@@ -1,0 +1,257 @@
+//! `daas-demo bench …`: the master's budgets (DESIGN §9), measured end to end on the
+//! stand-ins and counted from the chain and the cluster. Each prints one line.
+//!
+//! - `bench master --registrations 1000`: registrations made while the master runs;
+//!   seconds from the first registration sent to the last envelope on chain.
+//!   `bench=master registrations=N seconds=S transactions=T issued=N duplicates=0 orphans=0`
+//! - `bench master --backlog 10000`: registrations made while the master is down;
+//!   seconds from its start to the last envelope. Same line with `backlog=N`.
+//! - `bench activation --nodes 100`: that many agents join at once; seconds from their
+//!   start to every worker activated and its token deleted.
+//!   `bench=activation nodes=N seconds=S`
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use daas_protocol::chain::RegistryReader;
+use daas_protocol::config::TransportKind;
+use daas_sandbox::k3s::agent::{self, AgentArgs};
+
+use crate::stage::{Stage, Tally};
+
+/// The benchmarks.
+#[derive(Debug, clap::Subcommand)]
+pub enum Bench {
+    /// 1,000 registrations → all envelopes on chain (budget: 10 s, 20 transactions).
+    ///
+    /// Example: `cargo run --release -p daas-demo -- bench master --registrations 1000`
+    Master {
+        /// Registrations made while the master runs.
+        #[arg(long, default_value_t = 1000, conflicts_with = "backlog")]
+        registrations: usize,
+        /// Registrations made while the master is down, then it starts (budget: caught
+        /// up in 60 s).
+        #[arg(long)]
+        backlog: Option<usize>,
+        /// `jsonrpc` or `graphql`.
+        #[arg(long, default_value = "graphql")]
+        transport: String,
+    },
+    /// 100 nodes turning Ready → all activated and their tokens deleted (budget: 10 s).
+    ///
+    /// Example: `cargo run --release -p daas-demo -- bench activation --nodes 100`
+    Activation {
+        /// Nodes joining at once.
+        #[arg(long, default_value_t = 100)]
+        nodes: usize,
+        /// `jsonrpc` or `graphql`.
+        #[arg(long, default_value = "graphql")]
+        transport: String,
+    },
+}
+
+fn transport(s: &str) -> anyhow::Result<TransportKind> {
+    match s {
+        "jsonrpc" => Ok(TransportKind::Jsonrpc),
+        "graphql" => Ok(TransportKind::Graphql),
+        other => bail!("--transport {other:?}: expected jsonrpc or graphql"),
+    }
+}
+
+/// Runs a benchmark; its line on stdout.
+pub fn main(b: Bench) -> ExitCode {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let r = rt.block_on(async {
+        match b {
+            Bench::Master {
+                registrations,
+                backlog,
+                transport: t,
+            } => {
+                master(
+                    backlog.unwrap_or(registrations),
+                    backlog.is_some(),
+                    transport(&t)?,
+                )
+                .await
+            }
+            Bench::Activation {
+                nodes,
+                transport: t,
+            } => activation(nodes, transport(&t)?).await,
+        }
+    });
+    match r {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("daas-demo: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Stakers for `n` registrations (each holds 2,000 SUI; a registration takes 1 SUI).
+fn stakers(n: usize) -> usize {
+    (n / 500 + 2).clamp(4, 64)
+}
+
+async fn wait_all_issued(
+    stage: &Stage,
+    tally: &mut Tally,
+    n: usize,
+    timeout: Duration,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        tally.update(stage).await?;
+        if tally.issued_workers() >= n {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "only {} of {n} envelopes on chain after {timeout:?}; master log: {}",
+                tally.issued_workers(),
+                stage.log_path.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Tokens that no live envelope refers to, once the master has settled.
+async fn orphans(stage: &Stage, tally: &Tally) -> anyhow::Result<usize> {
+    let live: HashSet<(daas_protocol::ObjectId, u64)> = tally.issued.iter().copied().collect();
+    // The master deletes superseded tokens right after it sees the envelope: give it
+    // a moment past the last envelope to be at rest, then count.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let tokens = stage.tokens().await?;
+        let n = tokens.iter().filter(|t| !live.contains(t)).count();
+        if n == 0 || Instant::now() > deadline {
+            return Ok(n);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn master(n: usize, backlog: bool, t: TransportKind) -> anyhow::Result<String> {
+    let mut stage = Stage::start(t, stakers(n)).await?;
+    let devices = stage.devices(n, "bench");
+    let mut tally = Tally::default();
+    tally.update(&stage).await?;
+    let (start, budget) = if backlog {
+        stage.register(&devices).await?;
+        let start = Instant::now();
+        stage.start_master().await?;
+        (start, Duration::from_secs(600))
+    } else {
+        stage.start_master().await?;
+        let start = Instant::now();
+        stage.register(&devices).await?;
+        (start, Duration::from_secs(600))
+    };
+    wait_all_issued(&stage, &mut tally, n, budget).await?;
+    let seconds = start.elapsed().as_secs_f64();
+    let orphans = orphans(&stage, &tally).await?;
+    stage.stop_master().await?;
+    Ok(format!(
+        "bench=master {}={n} seconds={seconds:.2} transactions={} issued={} duplicates={} orphans={orphans}",
+        if backlog { "backlog" } else { "registrations" },
+        tally.envelope_txs.len(),
+        tally.issued_workers(),
+        tally.duplicates(),
+    ))
+}
+
+async fn activation(n: usize, t: TransportKind) -> anyhow::Result<String> {
+    let mut stage = Stage::start(t, stakers(n)).await?;
+    let devices = stage.devices(n, "act");
+    let mut tally = Tally::default();
+    stage.start_master().await?;
+    stage.register(&devices).await?;
+    wait_all_issued(&stage, &mut tally, n, Duration::from_secs(300)).await?;
+    // Open every envelope with its device's key, as the agents would.
+    let reader = RegistryReader::new(&stage.chain, stage.package_id, stage.registry_id);
+    let mut joins = Vec::new();
+    for d in &devices {
+        let w = reader
+            .worker_by_node_id(d.node_id.as_str())
+            .await?
+            .context("a registered worker")?;
+        let opened = stage.open(d, w.info.id, &w.worker.join_envelope)?;
+        let base: PathBuf = stage.dir.path().join("agents").join(d.node_id.as_str());
+        std::fs::create_dir_all(&base)?;
+        write_secret(&base.join("token"), opened.secret.token.expose())?;
+        write_secret(&base.join("password"), opened.secret.node_password.expose())?;
+        joins.push((w.info.id, d.node_id.to_string(), base));
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (_, node, base) in &joins {
+        let args = AgentArgs {
+            server: Some(stage.k3s.url.clone()),
+            token: None,
+            token_file: Some(base.join("token")),
+            node_name: Some(node.clone()),
+            data_dir: base.join("data"),
+            node_label: vec![],
+            with_node_id: false,
+        };
+        let pw = base.join("password").display().to_string();
+        let cfg = args
+            .into_config(|k| (k == "DAAS_K3S_NODE_PASSWORD_FILE").then(|| pw.clone()))
+            .map_err(|e| anyhow::anyhow!("agent config: {e}"))?;
+        let mut stop = stop_rx.clone();
+        tasks.push(tokio::spawn(agent::run(cfg, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })));
+    }
+    let ids: HashSet<_> = joins.iter().map(|(w, _, _)| *w).collect();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        tally.update(&stage).await?;
+        let active = ids.iter().filter(|w| tally.activated.contains(w)).count();
+        if active == n {
+            let tokens = stage.tokens().await?;
+            if !tokens.iter().any(|(w, _)| ids.contains(w)) {
+                break;
+            }
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "{active} of {n} activated after 300 s; master log: {}",
+                stage.log_path.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let _ = stop_tx.send(true);
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
+    }
+    stage.stop_master().await?;
+    Ok(format!("bench=activation nodes={n} seconds={seconds:.2}"))
+}
+
+fn write_secret(path: &std::path::Path, s: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    writeln!(f, "{s}")?;
+    Ok(())
+}

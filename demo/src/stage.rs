@@ -1,0 +1,493 @@
+//! The stage: the sandbox chain and the k3s stand-in in this process (loopback, free
+//! ports), the master's keys and config in a private temporary directory, the real
+//! master as a child process, and stakers registering devices through the real
+//! transaction path.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use daas_protocol::chain::{AnyChain, Chain, EventCursor, Submitter};
+use daas_protocol::config::{ChainConfig, TransportKind};
+use daas_protocol::envelope::{self, EnvelopeContext, OpenPolicy, OpenedEnvelope};
+use daas_protocol::keys::NodePasswordKey;
+use daas_protocol::onchain::RegistryEvent;
+use daas_protocol::tx::{PtbBuilder, RegistryCalls, SharedRef};
+use daas_protocol::{
+    ChainId, EnvelopeKey, EnvelopePublicKey, IdentityKey, NodeId, ObjectId, SealToken, SealingKey,
+    SuiKeypair,
+};
+use daas_sandbox::k3s::server::{K3sServer, ServerConfig};
+use daas_sandbox::{GenesisParams, Sandbox, SandboxConfig};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams};
+
+/// Registrations per staker transaction (each is a SplitCoins and a Move call that
+/// emits two events: well within Sui's 1,024 commands and events).
+pub const REGISTRATIONS_PER_TX: usize = 250;
+/// One SUI.
+const SUI: u64 = 1_000_000_000;
+
+/// `daas-demo master run --config FILE`: the master, as `daas-master run` runs it.
+#[derive(Debug, clap::Subcommand)]
+pub enum MasterCmd {
+    /// Run the master service.
+    Run {
+        /// The config file.
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+/// The child process side of the multi-call binary.
+pub fn master_main(cmd: MasterCmd) -> std::process::ExitCode {
+    let MasterCmd::Run { config } = cmd;
+    let config = match daas_master::config::MasterConfig::load(&config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("daas-master: {e:#}");
+            return std::process::ExitCode::from(64);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    match rt.block_on(daas_master::service::run(
+        config,
+        daas_master::service::shutdown_signal(),
+    )) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("daas-master: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// A registered (or to-be-registered) device.
+pub struct Device {
+    pub sealing: SealingKey,
+    pub node_id: NodeId,
+    pub token: SealToken,
+    pub owner: usize,
+}
+
+/// Everything running.
+pub struct Stage {
+    pub dir: tempfile::TempDir,
+    pub chain: AnyChain,
+    pub chain_id: ChainId,
+    pub calls: RegistryCalls,
+    pub registry_id: ObjectId,
+    pub package_id: ObjectId,
+    pub accounts: Vec<SuiKeypair>,
+    pub envelope_pub: EnvelopePublicKey,
+    pub k3s: K3sServer,
+    pub kube: kube::Client,
+    pub config_path: PathBuf,
+    pub log_path: PathBuf,
+    master: Option<tokio::process::Child>,
+    stops: Vec<tokio::sync::oneshot::Sender<()>>,
+}
+
+fn stopper() -> (
+    tokio::sync::oneshot::Sender<()>,
+    impl Future<Output = ()> + Send + 'static,
+) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    (tx, async move {
+        let _ = rx.await;
+    })
+}
+
+impl Stage {
+    /// Starts the stand-ins with `accounts` funded stakers and writes the master's
+    /// keys and config.
+    pub async fn start(transport: TransportKind, accounts: usize) -> anyhow::Result<Stage> {
+        let dir = tempfile::Builder::new().prefix("daas-demo").tempdir()?;
+        set_mode(dir.path(), 0o700)?;
+        let now = daas_master::service::now_ms();
+        let (stop_chain, chain_stop) = stopper();
+        let sandbox = Sandbox::start(
+            SandboxConfig::new(
+                "127.0.0.1:0".parse()?,
+                GenesisParams::new(11, accounts, now),
+            ),
+            chain_stop,
+        )
+        .await
+        .context("starting the sandbox chain")?;
+        let info = sandbox.info.clone();
+        let (stop_k3s, k3s_stop) = stopper();
+        let mut kcfg = ServerConfig::new(dir.path().join("k3s"));
+        kcfg.https_listen_port = 0;
+        kcfg.write_kubeconfig = Some(dir.path().join("k3s.yaml"));
+        let k3s = K3sServer::start(kcfg, k3s_stop)
+            .await
+            .context("starting the k3s stand-in")?;
+        let kc = kube::config::Kubeconfig::read_from(&k3s.kubeconfig)?;
+        let kube = kube::Client::try_from(
+            kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?,
+        )?;
+        let chain_id: ChainId = info.chain_id.parse()?;
+        let endpoint = match transport {
+            TransportKind::Jsonrpc => info.rpc_url.clone(),
+            _ => info.graphql_url.clone(),
+        };
+        let chain = AnyChain::connect(&ChainConfig::new(
+            chain_id,
+            transport,
+            vec![endpoint.clone()],
+            info.package_id,
+            info.registry_id,
+        ))?;
+
+        let keys = dir.path().join("keys");
+        std::fs::create_dir(&keys)?;
+        set_mode(&keys, 0o700)?;
+        write_private(
+            &keys.join("master-sui.key"),
+            info.master.suiprivkey.as_bytes(),
+        )?;
+        let envelope = EnvelopeKey::from_secret_bytes(
+            daas_protocol::hex::decode_array(&info.envelope_key.private)
+                .context("the sandbox's envelope key")?,
+        );
+        envelope.save(&keys.join("envelope.key"))?;
+        NodePasswordKey::generate().save(&keys.join("node-password.key"))?;
+        let config = format!(
+            r#"[chain]
+chain_id = "{chain_id}"
+transport = "{transport}"
+endpoints = ["{endpoint}"]
+package_id = "{package}"
+registry_id = "{registry}"
+
+[master]
+master_cap_id = "{cap}"
+sui_key = "{keys}/master-sui.key"
+envelope_key = "{keys}/envelope.key"
+node_password_key = "{keys}/node-password.key"
+state_db = "{dir}/state/master.db"
+
+[kubernetes]
+kubeconfig = "{kubeconfig}"
+server_url = "{url}"
+
+[pipeline]
+batch_size = 500
+batch_linger_ms = 100
+poll_interval_ms = 100
+concurrency = 64
+
+[http]
+listen = "127.0.0.1:0"
+"#,
+            transport = match transport {
+                TransportKind::Jsonrpc => "jsonrpc",
+                _ => "graphql",
+            },
+            package = info.package_id,
+            registry = info.registry_id,
+            cap = info.master_cap_id,
+            keys = keys.display(),
+            dir = dir.path().display(),
+            kubeconfig = k3s.kubeconfig.display(),
+            url = k3s.url,
+        );
+        let config_path = dir.path().join("master.toml");
+        std::fs::write(&config_path, config)?;
+        Ok(Stage {
+            calls: RegistryCalls {
+                package: info.package_id,
+                registry: SharedRef {
+                    id: info.registry_id,
+                    initial_shared_version: info.registry_initial_shared_version,
+                },
+            },
+            registry_id: info.registry_id,
+            package_id: info.package_id,
+            accounts: info
+                .accounts
+                .iter()
+                .map(|a| SuiKeypair::from_suiprivkey(&a.suiprivkey))
+                .collect::<Result<_, _>>()?,
+            envelope_pub: envelope.public(),
+            log_path: dir.path().join("master.log"),
+            dir,
+            chain,
+            chain_id,
+            k3s,
+            kube,
+            config_path,
+            master: None,
+            stops: vec![stop_chain, stop_k3s],
+        })
+    }
+
+    /// Starts the real master (this binary, `master run`), its log in `master.log`.
+    pub async fn start_master(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)?;
+        let child = tokio::process::Command::new(std::env::current_exe()?)
+            .args(["master", "run", "--config"])
+            .arg(&self.config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the master")?;
+        self.master = Some(child);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+            if text.matches("serving /healthz").count() > text.matches("stopped").count() {
+                return Ok(());
+            }
+            if let Some(c) = self.master.as_mut()
+                && let Some(status) = c.try_wait()?
+            {
+                bail!("the master exited ({status}) while starting:\n{text}");
+            }
+            if tokio::time::Instant::now() > deadline {
+                bail!("the master did not start within 60 s:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGTERM to the master; waits for it.
+    pub async fn stop_master(&mut self) -> anyhow::Result<()> {
+        if let Some(mut c) = self.master.take() {
+            if let Some(pid) = c.id() {
+                let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
+                match nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM) {
+                    Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                    Err(e) => bail!("signalling the master: {e}"),
+                }
+            }
+            tokio::time::timeout(Duration::from_secs(30), c.wait())
+                .await
+                .context("the master did not stop within 30 s")??;
+        }
+        Ok(())
+    }
+
+    /// `n` devices with fresh keys, spread over the staker accounts.
+    pub fn devices(&self, n: usize, label: &str) -> Vec<Device> {
+        (0..n)
+            .map(|i| {
+                let owner = i % self.accounts.len();
+                let identity = IdentityKey::generate();
+                let sealing = SealingKey::generate();
+                let node_id = NodeId::from_label(&format!("{label}{i}"), &identity.public())
+                    .expect("valid label");
+                let token = SealToken::create(
+                    &identity,
+                    &sealing.public(),
+                    &self.registry_id,
+                    &self.accounts[owner].address(),
+                    &node_id,
+                )
+                .expect("token for its own node_id");
+                Device {
+                    sealing,
+                    node_id,
+                    token,
+                    owner,
+                }
+            })
+            .collect()
+    }
+
+    /// Registers the devices through the real transaction path: each staker sends
+    /// its devices in transactions of [`REGISTRATIONS_PER_TX`], the stakers in
+    /// parallel. Returns the transactions sent.
+    pub async fn register(&self, devices: &[Device]) -> anyhow::Result<usize> {
+        let mut per_owner: HashMap<usize, Vec<&Device>> = HashMap::new();
+        for d in devices {
+            per_owner.entry(d.owner).or_default().push(d);
+        }
+        let results =
+            futures::future::join_all(per_owner.into_iter().map(|(owner, mine)| async move {
+                let sub = Submitter::new(&self.chain, &self.accounts[owner]);
+                let mut sent = 0;
+                for chunk in mine.chunks(REGISTRATIONS_PER_TX) {
+                    let mut b = PtbBuilder::new();
+                    for d in chunk {
+                        self.calls.stake_and_register_worker(
+                            &mut b,
+                            SUI,
+                            d.node_id.as_str(),
+                            &d.token.to_bytes(),
+                        );
+                    }
+                    let out = sub.submit(b.finish()).await?;
+                    if !out.is_success() {
+                        bail!("a registration transaction failed: {:?}", out.status);
+                    }
+                    sent += 1;
+                }
+                anyhow::Ok(sent)
+            }))
+            .await;
+        let mut total = 0;
+        for r in results {
+            total += r?;
+        }
+        Ok(total)
+    }
+
+    /// Opens `d`'s envelope with its sealing key.
+    pub fn open(
+        &self,
+        d: &Device,
+        worker_id: ObjectId,
+        envelope: &[u8],
+    ) -> anyhow::Result<OpenedEnvelope> {
+        Ok(envelope::open(
+            envelope,
+            &EnvelopeContext {
+                chain_id: self.chain_id,
+                registry_id: self.registry_id,
+                worker_id,
+                node_id: d.node_id.clone(),
+            },
+            &d.sealing,
+            &OpenPolicy {
+                envelope_key: &self.envelope_pub,
+                highest_used_version: 0,
+                now_ms: daas_master::service::now_ms(),
+            },
+        )?)
+    }
+
+    /// Our labelled bootstrap tokens: (worker, version).
+    pub async fn tokens(&self) -> anyhow::Result<Vec<(ObjectId, u64)>> {
+        let secrets: Api<Secret> = Api::namespaced(self.kube.clone(), "kube-system");
+        let list = secrets
+            .list(&ListParams::default().labels("k8s-daas.io/node-id"))
+            .await?;
+        list.items
+            .iter()
+            .map(|s| {
+                let w = s
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get("k8s-daas.io/worker-id"))
+                    .context("worker-id annotation")?
+                    .parse()?;
+                let v = s
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get("k8s-daas.io/token-version"))
+                    .context("token-version label")?
+                    .parse()?;
+                Ok((w, v))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        for s in self.stops.drain(..) {
+            let _ = s.send(());
+        }
+    }
+}
+
+/// Follows the registry's events, counting what the master did.
+#[derive(Default)]
+pub struct Tally {
+    cursor: Option<EventCursor>,
+    /// Worker id by node_id of our registrations.
+    pub registered: HashMap<ObjectId, String>,
+    /// (worker, version) of every JoinTokenSetEvent.
+    pub issued: Vec<(ObjectId, u64)>,
+    /// Transactions that carried envelopes.
+    pub envelope_txs: HashSet<String>,
+    /// Workers activated.
+    pub activated: HashSet<ObjectId>,
+}
+
+impl Tally {
+    /// Reads every event since the last call.
+    pub async fn update(&mut self, stage: &Stage) -> anyhow::Result<()> {
+        loop {
+            let page = stage
+                .chain
+                .events(stage.package_id, self.cursor.as_ref(), 50)
+                .await?;
+            for e in &page.events {
+                match &e.event {
+                    Some(RegistryEvent::WorkerRegistered(r)) => {
+                        self.registered.insert(r.worker_id, r.node_id.clone());
+                    }
+                    Some(RegistryEvent::JoinTokenSet(j)) => {
+                        self.issued.push((j.worker_id, j.token_version));
+                        self.envelope_txs.insert(e.tx_digest.to_string());
+                    }
+                    Some(RegistryEvent::WorkerStatusChanged(s)) if s.new_status == 2 => {
+                        self.activated.insert(s.worker_id);
+                    }
+                    _ => {}
+                }
+            }
+            if page.next_cursor.is_some() {
+                self.cursor = page.next_cursor;
+            }
+            if !page.has_next_page || page.events.is_empty() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Distinct workers with an envelope.
+    pub fn issued_workers(&self) -> usize {
+        self.issued
+            .iter()
+            .map(|(w, _)| w)
+            .collect::<HashSet<_>>()
+            .len()
+    }
+
+    /// Envelopes beyond one per worker (a registration issued twice).
+    pub fn duplicates(&self) -> usize {
+        self.issued.len() - self.issued_workers()
+    }
+}
+
+fn set_mode(p: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+}
+
+fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| path.display().to_string())?;
+    f.write_all(contents)?;
+    Ok(())
+}
