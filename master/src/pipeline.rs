@@ -26,6 +26,8 @@ use crate::service::{Ctx, now_ms};
 const EVENT_PAGE: usize = 50;
 /// Dirty rows decided per pass.
 const DECIDE_CHUNK: usize = 2_000;
+/// The note `/api/workers` shows while the quorum endpoints disagree on a Worker.
+const DISAGREEMENT_NOTE: &str = "quorum endpoints disagree on this Worker: nothing minted";
 /// An envelope is sealed with at least this much life left in its token.
 pub const MIN_TOKEN_LIFE_MS: u64 = 60_000;
 
@@ -345,13 +347,10 @@ impl Driver {
                     // Disagreeing or unavailable endpoints: never act on it; read again later.
                     ctx.metrics.rpc_error(&e);
                     if matches!(e, ChainError::Disagreement { .. }) {
-                        if row.note.as_deref()
-                            != Some("quorum endpoints disagree on this Worker: nothing minted")
-                        {
+                        if row.note.as_deref() != Some(DISAGREEMENT_NOTE) {
                             tracing::warn!(worker = %row.worker_id, node_id = %row.node_id, "quorum endpoints disagree: not minting ({e})");
                         }
-                        row.note =
-                            Some("quorum endpoints disagree on this Worker: nothing minted".into());
+                        row.note = Some(DISAGREEMENT_NOTE.into());
                         row.dirty = true;
                         row.updated_ms = now;
                         writes.push(row);

@@ -643,25 +643,34 @@ listen = "{http}"
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("/api/workers shape: {e}: {body}"))
     }
 
-    /// `daas_master_reconciles_total` from `/metrics`.
-    pub async fn reconciles(&self) -> u64 {
+    /// The value of one series in `/metrics` (`name` or `name{labels}` exactly as
+    /// exported), 0 while it has not been exported yet.
+    pub async fn metric(&self, series: &str) -> u64 {
         let (code, body) = self.http_get("/metrics").await;
         assert_eq!(code, 200, "{body}");
         body.lines()
-            .find_map(|l| l.strip_prefix("daas_master_reconciles_total "))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or_else(|| panic!("no daas_master_reconciles_total in /metrics:\n{body}"))
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .map_or(0, |v| {
+                v.trim()
+                    .parse()
+                    .unwrap_or_else(|e| panic!("{series} in /metrics: {e}: {v}"))
+            })
     }
 
-    /// Waits until the master has completed `n` more reconcile rounds (each lists the
-    /// registry and the cluster and decides every worker), so a test can assert that
-    /// something did *not* happen without guessing a duration.
-    pub async fn reconcile_rounds(&self, n: u64) {
-        let target = self.reconciles().await + n;
-        eventually(MINUTE, "more reconcile rounds", || async {
-            (self.reconciles().await >= target).then_some(())
+    /// Waits until a counter has grown by `n` from now, so a test can assert that
+    /// something did *not* happen over that many rounds without guessing a duration.
+    pub async fn counter_grows(&self, series: &str, n: u64) {
+        let target = self.metric(series).await + n;
+        eventually(MINUTE, &format!("{series} to reach {target}"), || async {
+            (self.metric(series).await >= target).then_some(())
         })
         .await;
+    }
+
+    /// Waits for `n` more reconcile rounds (each lists the registry and the cluster and
+    /// decides every worker).
+    pub async fn reconcile_rounds(&self, n: u64) {
+        self.counter_grows("daas_master_reconciles_total", n).await;
     }
 
     /// Submits a transaction signed by `key`.
