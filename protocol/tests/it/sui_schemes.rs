@@ -391,6 +391,8 @@ mod ecdsa {
         use std::os::unix::fs::PermissionsExt;
         let f = fixture();
         let dir = tempfile::tempdir().unwrap();
+        // A key file's directory gives group and others no access (tempdir follows the umask).
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
         let path = dir.path().join("sui.keystore");
         let entries: Vec<&str> = f
             .vectors
