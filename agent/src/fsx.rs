@@ -99,27 +99,11 @@ pub fn ensure_private_dir(dir: &Path) -> Result<(), FsError> {
 /// of the directory. Readers see the old or the new file, never a torn one.
 pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), FsError> {
     let dir = parent(path);
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id()
-    ));
-    let _ = fs::remove_file(&tmp);
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-            .map_err(io_err(&tmp))?;
-        // The umask may have narrowed the mode; never widen beyond what was asked.
-        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
-            .map_err(io_err(&tmp))?;
-        f.write_all(contents).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
+    let tmp = temp_beside(path, "tmp");
+    let result = write_synced(&tmp, contents, mode).and_then(|()| {
         fs::rename(&tmp, path).map_err(io_err(path))?;
         sync_dir(dir)
-    })();
+    });
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
@@ -131,23 +115,8 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32) -> Result<(), FsErr
 /// exists), then the directory is synced. Returns false if `path` already existed.
 pub fn create_new(path: &Path, contents: &[u8], mode: u32) -> Result<bool, FsError> {
     let dir = parent(path);
-    let tmp = dir.join(format!(
-        ".{}.new-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
-        std::process::id()
-    ));
-    let _ = fs::remove_file(&tmp);
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(&tmp)
-            .map_err(io_err(&tmp))?;
-        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
-            .map_err(io_err(&tmp))?;
-        f.write_all(contents).map_err(io_err(&tmp))?;
-        f.sync_all().map_err(io_err(&tmp))?;
+    let tmp = temp_beside(path, "new");
+    let result = write_synced(&tmp, contents, mode).and_then(|()| {
         match fs::hard_link(&tmp, path) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
@@ -155,9 +124,36 @@ pub fn create_new(path: &Path, contents: &[u8], mode: u32) -> Result<bool, FsErr
         }
         sync_dir(dir)?;
         Ok(true)
-    })();
+    });
     let _ = fs::remove_file(&tmp);
     result
+}
+
+/// `.<name>.<tag>-<pid>` in `path`'s directory, with any leftover of that name removed.
+fn temp_beside(path: &Path, tag: &str) -> PathBuf {
+    let tmp = parent(path).join(format!(
+        ".{}.{tag}-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("file"),
+        std::process::id()
+    ));
+    let _ = fs::remove_file(&tmp);
+    tmp
+}
+
+/// Writes a new file `tmp` (`O_EXCL`, so never through a planted symlink) with exactly
+/// `mode` and `contents`, and fsyncs it.
+fn write_synced(tmp: &Path, contents: &[u8], mode: u32) -> Result<(), FsError> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(tmp)
+        .map_err(io_err(tmp))?;
+    // The umask may have narrowed the mode; never widen beyond what was asked.
+    f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
+        .map_err(io_err(tmp))?;
+    f.write_all(contents).map_err(io_err(tmp))?;
+    f.sync_all().map_err(io_err(tmp))
 }
 
 /// fsyncs a directory (so a rename or unlink in it is durable).
