@@ -1,16 +1,20 @@
-//! The command line of `daas-agent` (the binary reads argv and the environment; the
-//! library takes values).
+//! The front end of the `daas-agent` binary: argv, the environment (`NOTIFY_SOCKET`,
+//! `WATCHDOG_*`, `DAAS_AGENT_LOG`), logging, the runtime and the exit code (0 ok,
+//! 1 failure, 64 bad command line or config). The rest of the library takes values;
+//! only [`main`] reads the process's argv and environment. It lives in the library so
+//! that a multi-call binary (the demo's, DESIGN §3: `demo → agent`) runs exactly the
+//! `daas-agent` that boards run.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::commands::{InitReport, Registration, RotateReport, sui_rotate_line};
+use crate::config::{AgentConfig, DEFAULT_CONFIG, DEFAULT_KEY_DIR};
+use crate::device::{self, Device};
+use crate::notify::Systemd;
+use crate::service::{RunEnv, now_ms};
+use crate::status::Status;
 use clap::{Parser, Subcommand};
-use daas_agent::commands::{InitReport, Registration, RotateReport, sui_rotate_line};
-use daas_agent::config::{AgentConfig, DEFAULT_CONFIG, DEFAULT_KEY_DIR};
-use daas_agent::device::{self, Device};
-use daas_agent::notify::Systemd;
-use daas_agent::service::{RunEnv, now_ms};
-use daas_agent::status::Status;
 use daas_protocol::onchain::MIST_PER_SUI;
 use daas_protocol::{Address, ObjectId, bundle};
 
@@ -20,7 +24,7 @@ const USAGE: u8 = 64;
 /// The k8s-daas edge agent: joins this board to a k3s cluster through the Sui chain.
 #[derive(Debug, Parser)]
 #[command(version, about)]
-pub struct Args {
+struct Args {
     #[command(subcommand)]
     command: Cmd,
 }
@@ -140,8 +144,28 @@ enum Cmd {
     },
 }
 
+/// The whole `daas-agent` program: what `main.rs` calls.
+pub fn main() -> ExitCode {
+    let args = match parse() {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("daas-agent: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(dispatch(args))
+}
+
 /// Parses argv; a usage error exits 64 (help and version exit 0).
-pub fn parse() -> Result<Args, ExitCode> {
+fn parse() -> Result<Args, ExitCode> {
     Args::try_parse().map_err(|e| {
         let _ = e.print();
         if e.use_stderr() {
@@ -156,7 +180,7 @@ pub fn parse() -> Result<Args, ExitCode> {
 /// `DAAS_AGENT_LOG` as `target=level` directives (default `info`; e.g.
 /// `info,daas_agent=debug,k3s=warn`) — tracing-subscriber's `Targets`, which needs no
 /// regex engine on the board.
-pub fn init_tracing() {
+fn init_tracing() {
     use tracing_subscriber::filter::Targets;
     use tracing_subscriber::prelude::*;
     let spec = std::env::var("DAAS_AGENT_LOG").unwrap_or_else(|_| "info".into());
@@ -204,8 +228,8 @@ async fn shutdown_signal() {
 }
 
 /// Runs the command.
-pub async fn dispatch(args: Args) -> ExitCode {
-    if let Err(e) = daas_agent::sys::harden() {
+async fn dispatch(args: Args) -> ExitCode {
+    if let Err(e) = crate::sys::harden() {
         tracing::warn!(error = %e, "PR_SET_DUMPABLE/RLIMIT_CORE hardening failed");
     }
     match args.command {
@@ -268,8 +292,8 @@ pub async fn dispatch(args: Args) -> ExitCode {
             ExitCode::SUCCESS
         }
         Cmd::Run { config, boot_dir } => {
-            if daas_agent::import::bundle_present(&boot_dir) {
-                match daas_agent::import::import(&boot_dir, &config) {
+            if crate::import::bundle_present(&boot_dir) {
+                match crate::import::import(&boot_dir, &config) {
                     Ok(Some(r)) => {
                         tracing::info!(key_dir = %r.key_dir.display(), keys = r.keys_installed, config = r.config_installed, wiped = r.wiped.len(), "imported the first-boot bundle")
                     }
@@ -290,7 +314,7 @@ pub async fn dispatch(args: Args) -> ExitCode {
                 ),
                 path: std::env::var_os("PATH"),
             };
-            match daas_agent::run(cfg, env, shutdown_signal()).await {
+            match crate::run(cfg, env, shutdown_signal()).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!("{e:#}");
@@ -407,7 +431,7 @@ pub async fn dispatch(args: Args) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Cmd::Import { boot_dir, config } => match daas_agent::import::import(&boot_dir, &config) {
+        Cmd::Import { boot_dir, config } => match crate::import::import(&boot_dir, &config) {
             Ok(Some(r)) => {
                 println!(
                     "imported {}: keys {} in {}, config {} at {}, {} secret files wiped",
@@ -432,9 +456,7 @@ pub async fn dispatch(args: Args) -> ExitCode {
                 println!("no first-boot bundle in {}", boot_dir.display());
                 ExitCode::SUCCESS
             }
-            Err(daas_agent::import::ImportError::Config(e)) => {
-                usage(format!("first-boot bundle: {e}"))
-            }
+            Err(crate::import::ImportError::Config(e)) => usage(format!("first-boot bundle: {e}")),
             Err(e) => fail(format!("{e:#}")),
         },
     }

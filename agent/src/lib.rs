@@ -22,9 +22,10 @@
 //! [`k3s`] (the supervised child), [`notify`] (systemd and the child's `NOTIFY_SOCKET`),
 //! [`service`] (the run loop), [`status`] and [`metrics`] (what `status` and
 //! node_exporter read), [`commands`] (the owner-facing text of `init`), [`sys`] and
-//! [`fsx`] (syscalls and careful file writes).
+//! [`fsx`] (syscalls and careful file writes), [`cli`] (the binary's front end).
 
 pub mod cacerts;
+pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod device;

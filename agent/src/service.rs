@@ -462,7 +462,7 @@ impl Service {
             expires_at_ms,
             secret,
         } = plan;
-        tracing::info!(worker = %worker_id, token_version, expires_at_ms, server = %secret.server, "verified and opened the join envelope; the cluster CA matches the token");
+        tracing::info!(worker = %worker_id, token_version, expires_at_ms, server = %secret.server, "joining with the envelope");
         // Used from now on: a replay of anything lower is refused, also after a restart.
         self.state.record_used(worker_id, token_version);
         self.save_state();

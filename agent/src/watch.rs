@@ -437,6 +437,7 @@ impl Watcher {
                 };
             }
         };
+        tracing::info!(worker = %id, token_version = opened.token_version, expires_at_ms = opened.expires_at_ms, "verified and opened the join envelope");
         if is_next {
             match self.device.promote_next_sealing_key() {
                 Ok(()) => tracing::info!(
@@ -453,7 +454,9 @@ impl Watcher {
         )
         .await
         {
-            Ok(_) => {}
+            Ok(_) => {
+                tracing::info!(worker = %id, server = %opened.secret.server, "the cluster CA matches the token's hash")
+            }
             Err(e) if e.is_transient() => {
                 return Verdict::Waiting(format!("cannot check the cluster CA yet: {e}"));
             }

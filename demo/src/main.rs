@@ -1,16 +1,19 @@
-//! `daas-demo`: the real master wired to the stand-ins (the sandbox chain and the k3s
-//! stand-in, in this process), for the demo and the end-to-end benchmarks. The master
-//! runs as a child process: this binary re-executes itself as `daas-demo master run`
-//! (multi-call), so one `cargo run -p daas-demo` builds everything it runs.
+//! `daas-demo`: the real master and agents wired to the stand-ins (the sandbox chain
+//! and the k3s stand-in's server, in this process): `up`, the demo, and the
+//! end-to-end benchmarks. The master and the boards' agents run as child processes of
+//! this binary (`daas-demo master run`, and the names `daas-agent` and `k3s`:
+//! [`multicall`]), so one `cargo run -p daas-demo` builds everything it runs.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod multicall;
 mod stage;
+mod up;
 
-/// k8s-daas on the stand-ins: benchmarks of the real master.
+/// k8s-daas on the stand-ins: the demo and the benchmarks.
 #[derive(Debug, Parser)]
 #[command(name = "daas-demo", version, about)]
 struct Args {
@@ -20,6 +23,7 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Up(up::Up),
     #[command(subcommand)]
     Bench(bench::Bench),
     /// The master itself (what the benchmarks run as their child process).
@@ -31,18 +35,18 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    if let Some(code) = multicall::dispatch() {
+        return code;
+    }
     let args = match Args::try_parse() {
         Ok(a) => a,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(64)
-            } else {
-                ExitCode::SUCCESS
-            };
+            return ExitCode::from(if e.use_stderr() { 64 } else { 0 });
         }
     };
     match args.command {
+        Command::Up(u) => up::main(u),
         Command::Bench(b) => bench::main(b),
         Command::Master { run } => stage::master_main(run),
     }

@@ -19,9 +19,10 @@ use daas_protocol::{
     ChainId, EnvelopeKey, EnvelopePublicKey, IdentityKey, NodeId, ObjectId, SealToken, SealingKey,
     SuiKeypair,
 };
+use daas_sandbox::faults::Faults;
 use daas_sandbox::k3s::server::{K3sServer, ServerConfig};
-use daas_sandbox::{GenesisParams, Sandbox, SandboxConfig};
-use k8s_openapi::api::core::v1::Secret;
+use daas_sandbox::{GenesisParams, Sandbox, SandboxConfig, SandboxInfo};
+use k8s_openapi::api::core::v1::{Node, Secret};
 use kube::api::{Api, ListParams};
 
 /// Registrations per staker transaction (each is a SplitCoins and a Move call that
@@ -86,6 +87,8 @@ pub struct Device {
 /// Everything running.
 pub struct Stage {
     pub dir: tempfile::TempDir,
+    /// The sandbox chain's URLs, ids and keys.
+    pub info: SandboxInfo,
     pub chain: AnyChain,
     pub chain_id: ChainId,
     pub calls: RegistryCalls,
@@ -112,22 +115,25 @@ fn stopper() -> (
 }
 
 impl Stage {
-    /// Starts the stand-ins with `accounts` funded stakers and writes the master's
-    /// keys and config.
-    pub async fn start(transport: TransportKind, accounts: usize) -> anyhow::Result<Stage> {
+    /// Starts the stand-ins with `accounts` funded stakers (the chain injecting
+    /// `faults` into its answers) and writes the master's keys and config.
+    pub async fn start(
+        transport: TransportKind,
+        accounts: usize,
+        faults: Faults,
+    ) -> anyhow::Result<Stage> {
         let dir = tempfile::Builder::new().prefix("daas-demo").tempdir()?;
         set_mode(dir.path(), 0o700)?;
         let now = daas_master::service::now_ms();
         let (stop_chain, chain_stop) = stopper();
-        let sandbox = Sandbox::start(
-            SandboxConfig::new(
-                "127.0.0.1:0".parse()?,
-                GenesisParams::new(11, accounts, now),
-            ),
-            chain_stop,
-        )
-        .await
-        .context("starting the sandbox chain")?;
+        let mut scfg = SandboxConfig::new(
+            "127.0.0.1:0".parse()?,
+            GenesisParams::new(11, accounts, now),
+        );
+        scfg.faults = faults;
+        let sandbox = Sandbox::start(scfg, chain_stop)
+            .await
+            .context("starting the sandbox chain")?;
         let info = sandbox.info.clone();
         let (stop_k3s, k3s_stop) = stopper();
         let mut kcfg = ServerConfig::new(dir.path().join("k3s"));
@@ -225,6 +231,7 @@ listen = "127.0.0.1:0"
                 .collect::<Result<_, _>>()?,
             envelope_pub: envelope.public(),
             log_path: dir.path().join("master.log"),
+            info,
             dir,
             chain,
             chain_id,
@@ -248,6 +255,8 @@ listen = "127.0.0.1:0"
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
+            // Its own process group: a Ctrl-C reaches the demo, which stops it in order.
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .context("starting the master")?;
@@ -268,6 +277,16 @@ listen = "127.0.0.1:0"
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// The master's HTTP address (`/api/workers`, `/metrics`), from its log.
+    pub fn master_http(&self) -> Option<std::net::SocketAddr> {
+        let text = std::fs::read_to_string(&self.log_path).ok()?;
+        text.lines()
+            .rev()
+            .filter(|l| l.contains("serving /healthz"))
+            .find_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix("listen=")))
+            .and_then(|a| a.parse().ok())
     }
 
     /// SIGTERM to the master; waits for it.
@@ -318,9 +337,21 @@ listen = "127.0.0.1:0"
     /// its devices in transactions of [`REGISTRATIONS_PER_TX`], the stakers in
     /// parallel. Returns the transactions sent.
     pub async fn register(&self, devices: &[Device]) -> anyhow::Result<usize> {
-        let mut per_owner: HashMap<usize, Vec<&Device>> = HashMap::new();
-        for d in devices {
-            per_owner.entry(d.owner).or_default().push(d);
+        let all: Vec<_> = devices
+            .iter()
+            .map(|d| (d.owner, &d.node_id, &d.token))
+            .collect();
+        self.register_each(&all).await
+    }
+
+    /// Registers `(staker, node_id, seal token)`s as [`Stage::register`] does.
+    pub async fn register_each(
+        &self,
+        devices: &[(usize, &NodeId, &SealToken)],
+    ) -> anyhow::Result<usize> {
+        let mut per_owner: HashMap<usize, Vec<(&NodeId, &SealToken)>> = HashMap::new();
+        for (owner, node_id, token) in devices {
+            per_owner.entry(*owner).or_default().push((node_id, token));
         }
         let results =
             futures::future::join_all(per_owner.into_iter().map(|(owner, mine)| async move {
@@ -328,12 +359,12 @@ listen = "127.0.0.1:0"
                 let mut sent = 0;
                 for chunk in mine.chunks(REGISTRATIONS_PER_TX) {
                     let mut b = PtbBuilder::new();
-                    for d in chunk {
+                    for (node_id, token) in chunk {
                         self.calls.stake_and_register_worker(
                             &mut b,
                             SUI,
-                            d.node_id.as_str(),
-                            &d.token.to_bytes(),
+                            node_id.as_str(),
+                            &token.to_bytes(),
                         );
                     }
                     let out = sub.submit(b.finish()).await?;
@@ -374,6 +405,24 @@ listen = "127.0.0.1:0"
                 now_ms: daas_master::service::now_ms(),
             },
         )?)
+    }
+
+    /// The names of the cluster's Nodes whose `Ready` condition is `True`.
+    pub async fn ready_nodes(&self) -> anyhow::Result<Vec<String>> {
+        let nodes: Api<Node> = Api::all(self.kube.clone());
+        Ok(nodes
+            .list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .filter(|n| {
+                n.status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+            })
+            .filter_map(|n| n.metadata.name)
+            .collect())
     }
 
     /// Our labelled bootstrap tokens: (worker, version).
@@ -425,6 +474,14 @@ pub struct Tally {
     pub envelope_txs: HashSet<String>,
     /// Workers activated.
     pub activated: HashSet<ObjectId>,
+    /// The last status each worker changed to (DESIGN §4 codes).
+    pub status: HashMap<ObjectId, u8>,
+    /// Chain time (ms) of each worker's registration, first envelope and activation.
+    pub registered_ms: HashMap<ObjectId, u64>,
+    /// See [`Tally::registered_ms`].
+    pub issued_ms: HashMap<ObjectId, u64>,
+    /// See [`Tally::registered_ms`].
+    pub activated_ms: HashMap<ObjectId, u64>,
 }
 
 impl Tally {
@@ -439,13 +496,21 @@ impl Tally {
                 match &e.event {
                     Some(RegistryEvent::WorkerRegistered(r)) => {
                         self.registered.insert(r.worker_id, r.node_id.clone());
+                        self.registered_ms.insert(r.worker_id, r.timestamp_ms);
                     }
                     Some(RegistryEvent::JoinTokenSet(j)) => {
                         self.issued.push((j.worker_id, j.token_version));
+                        self.issued_ms.entry(j.worker_id).or_insert(j.timestamp_ms);
                         self.envelope_txs.insert(e.tx_digest.to_string());
                     }
-                    Some(RegistryEvent::WorkerStatusChanged(s)) if s.new_status == 2 => {
-                        self.activated.insert(s.worker_id);
+                    Some(RegistryEvent::WorkerStatusChanged(s)) => {
+                        self.status.insert(s.worker_id, s.new_status);
+                        if s.new_status == 2 {
+                            self.activated.insert(s.worker_id);
+                            self.activated_ms
+                                .entry(s.worker_id)
+                                .or_insert(s.timestamp_ms);
+                        }
                     }
                     _ => {}
                 }

@@ -159,25 +159,12 @@ impl Metrics {
         }
     }
 
-    /// Counts a chain error under a short kind.
+    /// Counts a chain error under its [`chain_error_kind`].
     pub fn rpc_error(&self, e: &daas_protocol::chain::ChainError) {
-        use daas_protocol::chain::ChainError as E;
-        let kind = match e {
-            E::Unavailable { .. } => "unavailable",
-            E::Http { .. } => "http",
-            E::Rpc { .. } => "rpc",
-            E::Rejected { .. } => "rejected",
-            E::Malformed { .. } => "malformed",
-            E::ChainMismatch { .. } => "chain_mismatch",
-            E::Stale { .. } => "stale",
-            E::Disagreement { .. } => "disagreement",
-            E::WrongType { .. } => "wrong_type",
-            E::NotVisible { .. } => "not_visible",
-            E::InsufficientFunds { .. } => "insufficient_funds",
-            _ => "other",
-        };
         self.rpc_errors
-            .get_or_create(&KindLabel { kind: kind.into() })
+            .get_or_create(&KindLabel {
+                kind: chain_error_kind(e).into(),
+            })
             .inc();
     }
 
@@ -187,6 +174,25 @@ impl Metrics {
         let r = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         prometheus_client::encoding::text::encode(&mut out, &r).expect("writing to a String");
         out
+    }
+}
+
+/// The `kind` label of a chain error in `daas_master_rpc_errors_total`.
+pub fn chain_error_kind(e: &daas_protocol::chain::ChainError) -> &'static str {
+    use daas_protocol::chain::ChainError as E;
+    match e {
+        E::Unavailable { .. } => "unavailable",
+        E::Http { .. } => "http",
+        E::Rpc { .. } => "rpc",
+        E::Rejected { .. } => "rejected",
+        E::Malformed { .. } => "malformed",
+        E::ChainMismatch { .. } => "chain_mismatch",
+        E::Stale { .. } => "stale",
+        E::Disagreement { .. } => "disagreement",
+        E::WrongType { .. } => "wrong_type",
+        E::NotVisible { .. } => "not_visible",
+        E::InsufficientFunds { .. } => "insufficient_funds",
+        _ => "other",
     }
 }
 

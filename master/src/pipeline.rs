@@ -30,6 +30,49 @@ const DECIDE_CHUNK: usize = 2_000;
 const DISAGREEMENT_NOTE: &str = "quorum endpoints disagree on this Worker: nothing minted";
 /// An envelope is sealed with at least this much life left in its token.
 pub const MIN_TOKEN_LIFE_MS: u64 = 60_000;
+/// A warning repeated within this window goes to debug (see [`Repeats`]).
+const REPEAT_WINDOW: Duration = Duration::from_secs(60);
+
+/// Folds repeats of one warning: the same operation failing with the same kind of
+/// error again within [`REPEAT_WINDOW`] logs at debug, and the next warning after the
+/// window carries `repeats = n`. A lagging endpoint fails the same read on every poll
+/// (100 ms in the demo); one line a minute says what six hundred would. The metrics
+/// and `/readyz`'s `last_error` still see every one.
+#[derive(Default)]
+struct Repeats(std::sync::Mutex<HashMap<RepeatKey, (Instant, u32)>>);
+
+/// (operation, error kind).
+type RepeatKey = (String, &'static str);
+
+impl Repeats {
+    /// `Some(folded since the last warning)` if this one is to be logged as a warning.
+    fn admit(&self, what: &str, kind: &'static str, now: Instant) -> Option<u32> {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match m.get_mut(&(what.to_string(), kind)) {
+            Some((last, folded)) if now.duration_since(*last) < REPEAT_WINDOW => {
+                *folded += 1;
+                None
+            }
+            Some((last, folded)) => {
+                *last = now;
+                Some(std::mem::take(folded))
+            }
+            None => {
+                m.insert((what.to_string(), kind), (now, 0));
+                Some(0)
+            }
+        }
+    }
+
+    /// Logs `what: e` as a warning, or at debug if it is a repeat.
+    fn warn(&self, what: &str, kind: &'static str, e: &dyn std::fmt::Display) {
+        match self.admit(what, kind, Instant::now()) {
+            Some(0) => tracing::warn!("{what}: {e}"),
+            Some(n) => tracing::warn!(repeats = n, "{what}: {e}"),
+            None => tracing::debug!("{what}: {e}"),
+        }
+    }
+}
 
 /// The driver's memory: caches rebuilt from the chain and the cluster.
 struct Driver {
@@ -44,6 +87,7 @@ struct Driver {
     verified: HashMap<(ObjectId, String), bool>,
     last_reconcile: Option<Instant>,
     was_leader: bool,
+    repeats: Repeats,
 }
 
 /// Runs the driver until `stop` says so.
@@ -56,6 +100,7 @@ pub async fn run(ctx: Arc<Ctx>, mut stop: watch::Receiver<bool>) {
         verified: HashMap::new(),
         last_reconcile: None,
         was_leader: false,
+        repeats: Repeats::default(),
     };
     let poll = d.ctx.cfg.pipeline.poll_interval();
     loop {
@@ -98,7 +143,8 @@ impl Driver {
                     .chain
                     .store(false, std::sync::atomic::Ordering::SeqCst);
                 self.ctx().health.error(format!("{what}: {e}"));
-                tracing::warn!("{what}: {e}");
+                self.repeats
+                    .warn(what, crate::metrics::chain_error_kind(&e), &e);
                 None
             }
         }
@@ -120,7 +166,7 @@ impl Driver {
                     .kubernetes
                     .store(false, std::sync::atomic::Ordering::SeqCst);
                 self.ctx().health.error(format!("{what}: {e}"));
-                tracing::warn!("{what}: {e}");
+                self.repeats.warn(what, "kubernetes", &e);
                 None
             }
         }
@@ -1039,4 +1085,38 @@ async fn mint_one(
 /// How long the submitter waits between attempts at a batch that failed to send.
 pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(200u64.saturating_mul(1 << attempt.min(6)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_warning_is_folded_until_the_window_ends() {
+        let r = Repeats::default();
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        assert_eq!(r.admit("listing the workers", "malformed", t0), Some(0));
+        assert_eq!(r.admit("listing the workers", "malformed", t0 + s(1)), None);
+        assert_eq!(
+            r.admit("listing the workers", "malformed", t0 + s(59)),
+            None
+        );
+        // Another kind of failure, or another operation, is news.
+        assert_eq!(r.admit("listing the workers", "http", t0 + s(2)), Some(0));
+        assert_eq!(r.admit("reading events", "malformed", t0 + s(2)), Some(0));
+        // After the window: logged again, saying how many were folded.
+        assert_eq!(
+            r.admit("listing the workers", "malformed", t0 + s(61)),
+            Some(2)
+        );
+        assert_eq!(
+            r.admit("listing the workers", "malformed", t0 + s(62)),
+            None
+        );
+        assert_eq!(
+            r.admit("listing the workers", "malformed", t0 + s(122)),
+            Some(1)
+        );
+    }
 }

@@ -537,13 +537,7 @@ impl Chain for GraphQlClient {
     }
 
     async fn verify_chain(&self) -> Result<()> {
-        for i in 0..self.t.urls.len() {
-            match self.check_endpoint(i).await {
-                Ok(()) => {}
-                Err(Attempt::Retry(e) | Attempt::Fail(e)) => return Err(e),
-            }
-        }
-        Ok(())
+        super::transport::verify_each(&self.t, |i| self.check_endpoint(i)).await
     }
 
     async fn reference_gas_price(&self) -> Result<u64> {

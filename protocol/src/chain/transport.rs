@@ -239,6 +239,40 @@ macro_rules! with_retries {
 }
 pub(crate) use with_retries;
 
+/// [`super::Chain::verify_chain`]: checks every endpoint with `check`, each given the
+/// policy's attempts with backoff, so that one 429 or 503 does not pass for a wrong
+/// chain. A chain mismatch is an answer, not an outage: it ends the check at once.
+pub(crate) async fn verify_each<F, Fut>(t: &Transport, check: F) -> Result<()>
+where
+    F: Fn(usize) -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<(), Attempt>>,
+{
+    for i in 0..t.urls.len() {
+        let mut last = None;
+        for attempt in 0..t.policy.attempts.max(1) as usize {
+            t.backoff(attempt).await;
+            match check(i).await {
+                Ok(()) => {
+                    last = None;
+                    break;
+                }
+                Err(Attempt::Retry(e @ ChainError::ChainMismatch { .. }))
+                | Err(Attempt::Fail(e)) => {
+                    return Err(e);
+                }
+                Err(Attempt::Retry(e)) => {
+                    tracing::debug!(endpoint = %t.urls[i], error = %e, "checking the chain id again");
+                    last = Some(e);
+                }
+            }
+        }
+        if let Some(e) = last {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 /// Polls `probe` on each endpoint in turn until it shows the transaction (`Some`),
 /// for [`super::Chain::wait_for_transaction`]. An endpoint that keeps failing with a
 /// retryable error is skipped (a later read there fails over anyway); one that

@@ -219,6 +219,48 @@ async fn an_endpoint_of_another_chain_is_refused_before_any_call() {
 }
 
 #[tokio::test]
+async fn verifying_the_chain_rides_out_a_busy_endpoint_on_both_transports() {
+    // 503 and 429 for the first two chain checks, then the pinned chain.
+    let busy = |answer: fn(&Value) -> (u16, String)| -> Handler {
+        let n = Arc::new(AtomicUsize::new(0));
+        Arc::new(move |b: &Value| match n.fetch_add(1, Ordering::SeqCst) {
+            0 => (503, "{}".into()),
+            1 => (429, "{}".into()),
+            _ => answer(b),
+        })
+    };
+    let (url, hits) = serve(busy(|b| rpc_result(b, json!("35834a8a")))).await;
+    let c = JsonRpcClient::new(config(vec![url])).unwrap();
+    c.verify_chain().await.unwrap();
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+    let (url, hits) = serve(busy(|_| {
+        (
+            200,
+            json!({"data": {"chainIdentifier": CHAIN.to_string()}}).to_string(),
+        )
+    }))
+    .await;
+    let g = GraphQlClient::new(config(vec![url])).unwrap();
+    g.verify_chain().await.unwrap();
+    assert_eq!(hits.load(Ordering::SeqCst), 3);
+
+    // Down for good: unavailable after the attempt budget, not a wrong chain.
+    let (url, hits) = serve(Arc::new(|_: &Value| (503, "{}".into()))).await;
+    let c = JsonRpcClient::new(config(vec![url])).unwrap();
+    let err = c.verify_chain().await.unwrap_err();
+    assert!(matches!(err, ChainError::Unavailable { .. }), "{err}");
+    assert_eq!(hits.load(Ordering::SeqCst), 4, "one request per attempt");
+    // A wrong chain is an answer: no second request.
+    let (url, hits) = serve(Arc::new(|b: &Value| rpc_result(b, json!("4c78adac")))).await;
+    let c = JsonRpcClient::new(config(vec![url])).unwrap();
+    assert!(matches!(
+        c.verify_chain().await,
+        Err(ChainError::ChainMismatch { .. })
+    ));
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
 async fn a_lower_object_version_than_one_seen_is_refused() {
     let versions = Arc::new(AtomicUsize::new(0));
     let v2 = Arc::clone(&versions);

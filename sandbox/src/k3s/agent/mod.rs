@@ -356,6 +356,22 @@ async fn agent(cfg: &AgentConfig) -> Result<Never, String> {
     unreachable!("heartbeat_forever returns only by being dropped")
 }
 
+/// `daas-k3s agent` from its parsed flags, as the binary runs it (and the demo's
+/// multi-call binary, as `k3s agent`): completes them from the environment read
+/// through `env`, then runs until SIGTERM/SIGINT (exit 0; a second signal exits 1), a
+/// fatal error (1) or `DAAS_K3S_EXIT_AFTER`; a bad `DAAS_K3S_*` value exits 64.
+pub async fn run_cli(args: AgentArgs, env: impl Fn(&str) -> Option<String>) -> u8 {
+    let cfg = match args.into_config(env) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 64;
+        }
+    };
+    let shutdown = shutdown_signal(cfg.stand_in.ignore_sigterm);
+    run(cfg, shutdown).await
+}
+
 /// k3s `pkg/signals`: a future that resolves on the first SIGTERM or SIGINT; a second
 /// one logs `Second shutdown signal received: <sig>, exiting...` and exits 1 at once.
 /// With `ignore_sigterm` (stand-in only) SIGTERM is logged and otherwise ignored.
