@@ -13,6 +13,14 @@
 //!   node waited from its Ready to its activation; `join_seconds` is the stand-in's
 //!   part, from the agents' start to the last Node Ready (not the master's).
 //!   `bench=activation nodes=N seconds=S worst_node_seconds=W join_seconds=J`
+//! - `bench failover --registrations 200`: two masters on one Lease (`[ha]`, default
+//!   settings); half the registrations are made, the leader is killed with SIGKILL
+//!   once its first envelopes are on chain, the other half are made at once; seconds
+//!   from the kill to the standby's first envelope on chain (for a registration only
+//!   it can have issued). `minted_twice` counts envelopes beyond one per worker and
+//!   labelled tokens no live envelope refers to; `equivocated` the transactions the
+//!   chain refused either master (an owned object signed twice would be one).
+//!   `bench=failover seconds=S registrations=N issued=N minted_twice=0 equivocated=0`
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -42,6 +50,17 @@ pub enum Bench {
         /// up in 60 s).
         #[arg(long)]
         backlog: Option<usize>,
+        /// `jsonrpc` or `graphql`.
+        #[arg(long, default_value = "graphql")]
+        transport: String,
+    },
+    /// Leader killed → the standby's first mint (budget: 15 s, nothing minted twice).
+    ///
+    /// Example: `cargo run --release -p daas-demo -- bench failover`
+    Failover {
+        /// Registrations: half before the kill, half after.
+        #[arg(long, default_value_t = 200)]
+        registrations: usize,
         /// `jsonrpc` or `graphql`.
         #[arg(long, default_value = "graphql")]
         transport: String,
@@ -91,6 +110,10 @@ pub fn main(b: Bench) -> ExitCode {
                 nodes,
                 transport: t,
             } => activation(nodes, transport(&t)?).await,
+            Bench::Failover {
+                registrations,
+                transport: t,
+            } => failover(registrations, transport(&t)?).await,
         }
     });
     match r {
@@ -276,6 +299,104 @@ async fn activation(n: usize, t: TransportKind) -> anyhow::Result<String> {
     Ok(format!(
         "bench=activation nodes={n} seconds={seconds:.2} worst_node_seconds={:.2} join_seconds={join_seconds:.2}",
         worst.as_secs_f64()
+    ))
+}
+
+/// `/readyz`'s `role` of the master at `addr`.
+async fn role(addr: Option<std::net::SocketAddr>) -> Option<String> {
+    let r = reqwest::get(format!("http://{}/readyz", addr?))
+        .await
+        .ok()?;
+    let v: serde_json::Value = r.json().await.ok()?;
+    v["role"].as_str().map(str::to_string)
+}
+
+async fn wait_role(
+    addr: impl Fn() -> Option<std::net::SocketAddr>,
+    want: &str,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while role(addr()).await.as_deref() != Some(want) {
+        if Instant::now() > deadline {
+            bail!("no master became {want} within 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
+/// A `/metrics` series of the master at `addr` (0 if absent).
+async fn metric(addr: std::net::SocketAddr, series: &str) -> anyhow::Result<u64> {
+    let body = reqwest::get(format!("http://{addr}/metrics"))
+        .await?
+        .text()
+        .await?;
+    Ok(body
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0))
+}
+
+async fn failover(n: usize, t: TransportKind) -> anyhow::Result<String> {
+    const REJECTED: &str = "daas_master_rpc_errors_total{kind=\"rejected\"}";
+    let mut stage = Stage::start(t, stakers(n) + 1, Faults::none()).await?;
+    stage.enable_ha().await?;
+    stage.start_master().await?;
+    wait_role(|| stage.master_http(), "leader").await?;
+    stage.start_standby().await?;
+    wait_role(|| stage.standby_http(), "standby").await?;
+    let leader = stage.master_http().context("the leader's address")?;
+    let standby = stage.standby_http().context("the standby's address")?;
+    let first = stage.devices(n / 2, "fa");
+    let second = stage.devices(n - n / 2, "fb");
+    let mut tally = Tally::default();
+    tally.update(&stage).await?;
+    stage.register(&first).await?;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while tally.issued_workers() == 0 {
+        if Instant::now() > deadline {
+            bail!(
+                "the leader issued nothing in 120 s; log: {}",
+                stage.log_path.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        tally.update(&stage).await?;
+    }
+    let refused_by_leader = metric(leader, REJECTED).await?;
+    stage.kill_master().await?;
+    let killed = Instant::now();
+    stage.register(&second).await?;
+    let after: HashSet<&str> = second.iter().map(|d| d.node_id.as_str()).collect();
+    let first_mint = loop {
+        tally.update(&stage).await?;
+        let standby_issued = tally.issued.iter().any(|(w, _)| {
+            tally
+                .registered
+                .get(w)
+                .is_some_and(|node| after.contains(node.as_str()))
+        });
+        if standby_issued {
+            break killed.elapsed();
+        }
+        if killed.elapsed() > Duration::from_secs(120) {
+            bail!(
+                "the standby issued nothing within 120 s of the kill; log: {}",
+                stage.standby_log.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    wait_all_issued(&stage, &mut tally, n, Duration::from_secs(300)).await?;
+    let orphans = orphans(&stage, &tally).await?;
+    let equivocated = refused_by_leader + metric(standby, REJECTED).await?;
+    stage.stop_standby().await?;
+    Ok(format!(
+        "bench=failover seconds={:.2} registrations={n} issued={} minted_twice={} equivocated={equivocated}",
+        first_mint.as_secs_f64(),
+        tally.issued_workers(),
+        tally.duplicates() + orphans,
     ))
 }
 

@@ -100,7 +100,12 @@ pub struct Stage {
     pub kube: kube::Client,
     pub config_path: PathBuf,
     pub log_path: PathBuf,
+    /// The standby's config and log, once [`Stage::enable_ha`] made it.
+    pub standby_config: Option<PathBuf>,
+    /// See [`Stage::standby_config`].
+    pub standby_log: PathBuf,
     master: Option<tokio::process::Child>,
+    standby: Option<tokio::process::Child>,
     stops: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -231,6 +236,7 @@ listen = "127.0.0.1:0"
                 .collect::<Result<_, _>>()?,
             envelope_pub: envelope.public(),
             log_path: dir.path().join("master.log"),
+            standby_log: dir.path().join("master-b.log"),
             info,
             dir,
             chain,
@@ -238,72 +244,107 @@ listen = "127.0.0.1:0"
             k3s,
             kube,
             config_path,
+            standby_config: None,
             master: None,
+            standby: None,
             stops: vec![stop_chain, stop_k3s],
         })
     }
 
+    /// A second master for HA (DESIGN §10): a MasterCap issued by the AdminCap to the
+    /// last staker account (taken out of the stakers, so no registration spends its
+    /// gas), its own key, state database and listener, the same envelope and
+    /// node-password keys, and `[ha]` on one Lease in both configs.
+    pub async fn enable_ha(&mut self) -> anyhow::Result<()> {
+        use daas_master::ops::admin::{AdminAction, admin};
+        use daas_master::ops::send::Authority;
+        let account = self
+            .accounts
+            .pop()
+            .context("no staker account left for the standby")?;
+        let admin_key = SuiKeypair::from_suiprivkey(&self.info.master.suiprivkey)?;
+        let session = daas_master::ops::Session::new(ChainConfig::new(
+            self.chain_id,
+            TransportKind::Jsonrpc,
+            vec![self.info.rpc_url.clone()],
+            self.package_id,
+            self.registry_id,
+        ))?;
+        let report = admin(
+            &session,
+            &Authority::Key(admin_key),
+            self.info.admin_cap_id,
+            &AdminAction::IssueMasterCap {
+                to: account.address(),
+            },
+        )
+        .await?;
+        let (_, registry) = session.reader().registry().await?;
+        let cap = *report
+            .created
+            .iter()
+            .find(|id| registry.master_caps.contents.contains(id))
+            .context("issue_master_cap made no valid MasterCap")?;
+        let keys = self.dir.path().join("keys");
+        write_private(
+            &keys.join("master-b-sui.key"),
+            account.to_suiprivkey().as_bytes(),
+        )?;
+        let base = std::fs::read_to_string(&self.config_path)?;
+        let ha = |id: &str| {
+            format!("\n[ha]\nlease = \"kube-system/k8s-daas-master\"\nidentity = \"{id}\"\n")
+        };
+        std::fs::write(&self.config_path, format!("{base}{}", ha("master-a")))?;
+        let b = base
+            .replace(&self.info.master_cap_id.to_string(), &cap.to_string())
+            .replace("master-sui.key", "master-b-sui.key")
+            .replace("state/master.db", "state-b/master.db");
+        let path = self.dir.path().join("master-b.toml");
+        std::fs::write(&path, format!("{b}{}", ha("master-b")))?;
+        self.standby_config = Some(path);
+        Ok(())
+    }
+
     /// Starts the real master (this binary, `master run`), its log in `master.log`.
     pub async fn start_master(&mut self) -> anyhow::Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log_path)?;
-        let child = tokio::process::Command::new(std::env::current_exe()?)
-            .args(["master", "run", "--config"])
-            .arg(&self.config_path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            // Its own process group: a Ctrl-C reaches the demo, which stops it in order.
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting the master")?;
+        let child = spawn_master(&self.config_path, &self.log_path)?;
         self.master = Some(child);
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
-            if text.matches("serving /healthz").count() > text.matches("stopped").count() {
-                return Ok(());
-            }
-            if let Some(c) = self.master.as_mut()
-                && let Some(status) = c.try_wait()?
-            {
-                bail!("the master exited ({status}) while starting:\n{text}");
-            }
-            if tokio::time::Instant::now() > deadline {
-                bail!("the master did not start within 60 s:\n{text}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        wait_serving(&self.log_path, &mut self.master).await
+    }
+
+    /// Starts the standby of [`Stage::enable_ha`], its log in `master-b.log`.
+    pub async fn start_standby(&mut self) -> anyhow::Result<()> {
+        let config = self.standby_config.clone().context("enable_ha first")?;
+        self.standby = Some(spawn_master(&config, &self.standby_log)?);
+        wait_serving(&self.standby_log, &mut self.standby).await
+    }
+
+    /// `kill -9` of the (first) master.
+    pub async fn kill_master(&mut self) -> anyhow::Result<()> {
+        if let Some(mut c) = self.master.take() {
+            c.kill().await?;
         }
+        Ok(())
+    }
+
+    /// SIGTERM to the standby; waits for it.
+    pub async fn stop_standby(&mut self) -> anyhow::Result<()> {
+        stop(self.standby.take()).await
     }
 
     /// The master's HTTP address (`/api/workers`, `/metrics`), from its log.
     pub fn master_http(&self) -> Option<std::net::SocketAddr> {
-        let text = std::fs::read_to_string(&self.log_path).ok()?;
-        text.lines()
-            .rev()
-            .filter(|l| l.contains("serving /healthz"))
-            .find_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix("listen=")))
-            .and_then(|a| a.parse().ok())
+        listen_addr(&self.log_path)
+    }
+
+    /// The standby's HTTP address, from its log.
+    pub fn standby_http(&self) -> Option<std::net::SocketAddr> {
+        listen_addr(&self.standby_log)
     }
 
     /// SIGTERM to the master; waits for it.
     pub async fn stop_master(&mut self) -> anyhow::Result<()> {
-        if let Some(mut c) = self.master.take() {
-            if let Some(pid) = c.id() {
-                let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
-                match nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM) {
-                    Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-                    Err(e) => bail!("signalling the master: {e}"),
-                }
-            }
-            tokio::time::timeout(Duration::from_secs(30), c.wait())
-                .await
-                .context("the master did not stop within 30 s")??;
-        }
-        Ok(())
+        stop(self.master.take()).await
     }
 
     /// `n` devices with fresh keys, spread over the staker accounts.
@@ -537,6 +578,72 @@ impl Tally {
     pub fn duplicates(&self) -> usize {
         self.issued.len() - self.issued_workers()
     }
+}
+
+/// `daas-demo master run --config CONFIG` (this binary), stderr into `log`, in its
+/// own process group: a Ctrl-C reaches the demo, which stops it in order.
+fn spawn_master(config: &Path, log: &Path) -> anyhow::Result<tokio::process::Child> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    tokio::process::Command::new(std::env::current_exe()?)
+        .args(["master", "run", "--config"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the master")
+}
+
+/// Waits until the master logging to `log` serves (or exits, or 60 s pass).
+async fn wait_serving(log: &Path, child: &mut Option<tokio::process::Child>) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if text.matches("serving /healthz").count() > text.matches("stopped").count() {
+            return Ok(());
+        }
+        if let Some(c) = child.as_mut()
+            && let Some(status) = c.try_wait()?
+        {
+            bail!("the master exited ({status}) while starting:\n{text}");
+        }
+        if tokio::time::Instant::now() > deadline {
+            bail!("the master did not start within 60 s:\n{text}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The last `listen=` address a master logged in `log`.
+fn listen_addr(log: &Path) -> Option<std::net::SocketAddr> {
+    let text = std::fs::read_to_string(log).ok()?;
+    text.lines()
+        .rev()
+        .filter(|l| l.contains("serving /healthz"))
+        .find_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix("listen=")))
+        .and_then(|a| a.parse().ok())
+}
+
+/// SIGTERM to a master; waits for it (30 s).
+async fn stop(child: Option<tokio::process::Child>) -> anyhow::Result<()> {
+    if let Some(mut c) = child {
+        if let Some(pid) = c.id() {
+            let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
+            match nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                Err(e) => bail!("signalling the master: {e}"),
+            }
+        }
+        tokio::time::timeout(Duration::from_secs(30), c.wait())
+            .await
+            .context("the master did not stop within 30 s")??;
+    }
+    Ok(())
 }
 
 fn set_mode(p: &Path, mode: u32) -> std::io::Result<()> {

@@ -32,9 +32,14 @@
 //!
 //! [http]
 //! listen = "127.0.0.1:9464"                               # default
-//! ```
 //!
-//! A later `[ha]` table (issue 11) adds the Lease; nothing here depends on it.
+//! [ha]                         # optional: several masters, one acting (see master/README.md)
+//! lease = "kube-system/k8s-daas-master"                   # required in [ha]
+//! identity = "master-a"                                   # default: <hostname>/<sui address>
+//! lease_duration_s = 8                                    # default
+//! renew_deadline_s = 5                                    # default
+//! retry_period_ms = 1000                                  # default
+//! ```
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -70,6 +75,12 @@ pub const DEFAULT_CONCURRENCY: usize = 32;
 pub const DEFAULT_DRAIN_TIMEOUT_S: u64 = 10;
 /// Default status/metrics listener.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9464";
+/// Default `[ha]` lease duration: how long standbys wait for an unchanged Lease.
+pub const DEFAULT_LEASE_DURATION_S: u64 = 8;
+/// Default `[ha]` renew deadline: how long a leader acts without renewing.
+pub const DEFAULT_RENEW_DEADLINE_S: u64 = 5;
+/// Default `[ha]` retry period (looks and renewals).
+pub const DEFAULT_RETRY_PERIOD_MS: u64 = 1000;
 
 /// The whole `master.toml`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -87,6 +98,41 @@ pub struct MasterConfig {
     /// `[http]`: status, metrics and `/api/workers` (optional).
     #[serde(default)]
     pub http: HttpTable,
+    /// `[ha]`: leader election among several masters (optional; without it this
+    /// master always acts).
+    #[serde(default)]
+    pub ha: Option<HaTable>,
+}
+
+/// `[ha]`: several masters, each with its own Sui account and MasterCap, the same
+/// envelope and node-password keys; the one holding the Lease acts (DESIGN §10).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HaTable {
+    /// The `coordination.k8s.io` Lease, as `namespace/name`. Required.
+    pub lease: String,
+    /// This master's holder identity, unique among the masters (default
+    /// `<hostname>/<sui address>`).
+    #[serde(default)]
+    pub identity: Option<String>,
+    /// How long a standby waits for a Lease that does not change before it takes
+    /// over, in seconds (default 8).
+    #[serde(default = "default_lease_duration_s")]
+    pub lease_duration_s: u64,
+    /// How long the leader keeps acting without a successful renewal, in seconds
+    /// (default 5; below `lease_duration_s`, so it stops before anyone else starts).
+    #[serde(default = "default_renew_deadline_s")]
+    pub renew_deadline_s: u64,
+    /// How often standbys look and the leader renews, in milliseconds (default 1000).
+    #[serde(default = "default_retry_period_ms")]
+    pub retry_period_ms: u64,
+}
+
+impl HaTable {
+    /// `(namespace, name)` of the Lease (validated).
+    pub fn lease_ref(&self) -> (&str, &str) {
+        self.lease.split_once('/').unwrap_or(("", &self.lease))
+    }
 }
 
 /// `[master]`.
@@ -164,6 +210,26 @@ pub struct HttpTable {
     /// (default `127.0.0.1:9464`).
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+}
+
+fn default_lease_duration_s() -> u64 {
+    DEFAULT_LEASE_DURATION_S
+}
+fn default_renew_deadline_s() -> u64 {
+    DEFAULT_RENEW_DEADLINE_S
+}
+fn default_retry_period_ms() -> u64 {
+    DEFAULT_RETRY_PERIOD_MS
+}
+
+/// An RFC 1123 DNS label (a namespace; a Lease name is checked as a subdomain).
+fn is_dns_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.starts_with('-')
+        && !s.ends_with('-')
 }
 
 fn default_state_db() -> PathBuf {
@@ -245,6 +311,14 @@ impl KubernetesTable {
 }
 
 impl MasterConfig {
+    /// How long a labelled token of a version not yet on chain is spared (ms): the
+    /// renew deadline with `[ha]` (another master may be sealing it), else 0.
+    pub fn orphan_grace_ms(&self) -> u64 {
+        self.ha
+            .as_ref()
+            .map_or(0, |h| h.renew_deadline_s.saturating_mul(1000))
+    }
+
     /// Parses TOML text (`source_name` names it in errors) and validates it.
     pub fn parse(text: &str, source_name: &str) -> Result<Self, ConfigError> {
         let c: MasterConfig = config::parse_toml(text, source_name)?;
@@ -305,6 +379,51 @@ impl MasterConfig {
                 "pipeline.concurrency",
                 "must be at least 1 (default 32)",
             ));
+        }
+        if let Some(h) = &self.ha {
+            let (ns, name) = h.lease_ref();
+            let name_ok = name.len() <= 253 && name.split('.').all(is_dns_label);
+            if !h.lease.contains('/') || !is_dns_label(ns) || !name_ok {
+                return Err(ConfigError::invalid(
+                    "ha.lease",
+                    format!(
+                        "{:?} is not namespace/name of lower-case DNS names, e.g. \"kube-system/k8s-daas-master\"",
+                        h.lease
+                    ),
+                ));
+            }
+            if h.identity.as_deref().is_some_and(|i| i.trim().is_empty()) {
+                return Err(ConfigError::invalid(
+                    "ha.identity",
+                    "is empty: leave it out for <hostname>/<sui address>, or give a unique name",
+                ));
+            }
+            if h.lease_duration_s < 2 {
+                return Err(ConfigError::invalid(
+                    "ha.lease_duration_s",
+                    "must be at least 2 (default 8)",
+                ));
+            }
+            if h.renew_deadline_s == 0 || h.renew_deadline_s >= h.lease_duration_s {
+                return Err(ConfigError::invalid(
+                    "ha.renew_deadline_s",
+                    format!(
+                        "{} must be above 0 and below ha.lease_duration_s ({}): the leader must stop acting before a standby may start (default 5 with 8)",
+                        h.renew_deadline_s, h.lease_duration_s
+                    ),
+                ));
+            }
+            if h.retry_period_ms == 0
+                || h.retry_period_ms.saturating_mul(2) > h.renew_deadline_s * 1000
+            {
+                return Err(ConfigError::invalid(
+                    "ha.retry_period_ms",
+                    format!(
+                        "{} must be above 0 and at most half of ha.renew_deadline_s ({} s), so a leader gets two tries at renewing (default 1000)",
+                        h.retry_period_ms, h.renew_deadline_s
+                    ),
+                ));
+            }
         }
         let m = &self.master;
         for (field, path) in [
@@ -455,10 +574,82 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("server_url"), "{e}");
-        let e = MasterConfig::parse(&format!("{MINIMAL}\n[ha]\nlease = \"x\"\n"), "m.toml")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("ha"), "{e}");
+        let e = MasterConfig::parse(
+            &format!("{MINIMAL}\n[ha]\nlease = \"kube-system/m\"\nlease_duration = 8\n"),
+            "m.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("lease_duration"), "{e}");
+    }
+
+    #[test]
+    fn the_ha_table_takes_client_go_like_defaults_and_every_field() {
+        let c = MasterConfig::parse(MINIMAL, "m.toml").unwrap();
+        assert_eq!(c.ha, None);
+        assert_eq!(c.orphan_grace_ms(), 0);
+        let c = MasterConfig::parse(
+            &format!("{MINIMAL}\n[ha]\nlease = \"kube-system/k8s-daas-master\"\n"),
+            "m.toml",
+        )
+        .unwrap();
+        let h = c.ha.clone().unwrap();
+        assert_eq!(h.lease_ref(), ("kube-system", "k8s-daas-master"));
+        assert_eq!(h.identity, None);
+        assert_eq!(
+            (h.lease_duration_s, h.renew_deadline_s, h.retry_period_ms),
+            (8, 5, 1000)
+        );
+        assert_eq!(c.orphan_grace_ms(), 5000);
+        let c = MasterConfig::parse(
+            &format!(
+                "{MINIMAL}\n[ha]\nlease = \"ops/daas.lease\"\nidentity = \"master-b\"\nlease_duration_s = 15\nrenew_deadline_s = 10\nretry_period_ms = 2000\n"
+            ),
+            "m.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            c.ha.unwrap(),
+            HaTable {
+                lease: "ops/daas.lease".into(),
+                identity: Some("master-b".into()),
+                lease_duration_s: 15,
+                renew_deadline_s: 10,
+                retry_period_ms: 2000,
+            }
+        );
+    }
+
+    #[test]
+    fn ha_values_that_cannot_work_name_the_field() {
+        for (body, field) in [
+            ("lease = \"k8s-daas-master\"", "ha.lease"),
+            ("lease = \"Kube-System/x\"", "ha.lease"),
+            ("lease = \"kube-system/\"", "ha.lease"),
+            ("lease = \"a/b\"\nidentity = \" \"", "ha.identity"),
+            (
+                "lease = \"a/b\"\nlease_duration_s = 1",
+                "ha.lease_duration_s",
+            ),
+            (
+                "lease = \"a/b\"\nrenew_deadline_s = 8",
+                "ha.renew_deadline_s",
+            ),
+            (
+                "lease = \"a/b\"\nrenew_deadline_s = 0",
+                "ha.renew_deadline_s",
+            ),
+            (
+                "lease = \"a/b\"\nretry_period_ms = 3000",
+                "ha.retry_period_ms",
+            ),
+            ("lease = \"a/b\"\nretry_period_ms = 0", "ha.retry_period_ms"),
+        ] {
+            let e = MasterConfig::parse(&format!("{MINIMAL}\n[ha]\n{body}\n"), "m.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(field), "{body}: {e}");
+        }
     }
 
     #[test]

@@ -72,6 +72,10 @@ pub struct Facts<'a> {
     pub seal_check: Result<(), String>,
     /// The batch of the row's call.
     pub batch: BatchStatus,
+    /// A token labelled with a version the chain has not reached is kept this long
+    /// after its creation (ms): another master may be sealing it right now (with
+    /// `[ha]`, the renew deadline; 0 without).
+    pub orphan_grace_ms: u64,
 }
 
 /// What to do.
@@ -172,8 +176,31 @@ fn continue_issue(row: &WorkerRow, f: &Facts<'_>) -> Plan {
     }
 }
 
-/// Decides what to do with `row` given `read` (see the module docs).
+/// Decides what to do with `row` given `read` (see the module docs). A token for a
+/// version the chain has not reached yet, younger than [`Facts::orphan_grace_ms`], is
+/// never deleted while the worker can still take an envelope: after a takeover the
+/// old leader may be sealing it in its last moments; once older it is an orphan.
 pub fn decide(row: &WorkerRow, read: &Read, f: &Facts<'_>) -> Decision {
+    let mut d = decide_tokens(row, read, f);
+    if let Read::Worker(o) = read
+        && matches!(
+            o.worker.status(),
+            Ok(WorkerStatus::Pending | WorkerStatus::TokenIssued | WorkerStatus::Active)
+        )
+    {
+        let tv = o.worker.token_version;
+        d.delete.retain(|id| {
+            f.tokens.iter().find(|t| &t.token_id == id).is_none_or(|t| {
+                t.version <= tv
+                    || t.created_ms
+                        .is_none_or(|c| f.now_ms >= c.saturating_add(f.orphan_grace_ms))
+            })
+        });
+    }
+    d
+}
+
+fn decide_tokens(row: &WorkerRow, read: &Read, f: &Facts<'_>) -> Decision {
     let o = match read {
         Read::Gone => {
             if row.stage == Stage::Revoked {
@@ -412,6 +439,7 @@ mod tests {
             version,
             worker_id: W,
             expires_at_ms: Some(NOW + 1000),
+            created_ms: Some(NOW - 60_000),
         }
     }
 
@@ -422,7 +450,32 @@ mod tests {
             tokens,
             seal_check: Ok(()),
             batch: BatchStatus::Queued,
+            orphan_grace_ms: 0,
         }
+    }
+
+    #[test]
+    fn a_young_token_of_a_version_not_on_chain_waits_out_the_grace() {
+        // Issued v1 on chain; another master's v2 Secret appeared 2 s ago (a re-issue it
+        // may still be sealing), and a v0 left over from before.
+        let mut young = tok("young2", 2);
+        young.created_ms = Some(NOW - 2_000);
+        let tokens = [tok("live01", 1), young, tok("stale0", 0)];
+        let read = worker(WorkerStatus::TokenIssued, 1, Some((1, NOW + 5_000)));
+        let r = row(Stage::Issued, Some(1));
+        let mut f = facts(&tokens);
+        f.orphan_grace_ms = 5_000;
+        let d = decide(&r, &read, &f);
+        assert_eq!(d.delete, vec!["stale0".to_string()], "the young v2 is kept");
+        // Older than the grace: an orphan, deleted.
+        f.now_ms = NOW + 3_000;
+        let d = decide(&r, &read, &f);
+        assert_eq!(d.delete, vec!["young2".to_string(), "stale0".to_string()]);
+        // A revoked worker keeps nothing, however young.
+        let gone = worker(WorkerStatus::Slashed, 1, Some((1, NOW + 5_000)));
+        f.now_ms = NOW;
+        let d = decide(&r, &gone, &f);
+        assert_eq!(d.delete.len(), 3);
     }
 
     #[test]

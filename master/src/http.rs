@@ -103,6 +103,8 @@ pub struct ReadyView {
     pub cap_valid: bool,
     /// This master acts (always true without `[ha]`).
     pub leader: bool,
+    /// `leader`, or `standby` (with `[ha]`: following, ready to take over).
+    pub role: String,
     /// The last problem seen.
     pub last_error: Option<String>,
 }
@@ -147,6 +149,7 @@ async fn readyz(State(ctx): State<Arc<Ctx>>) -> Response {
         caught_up,
         cap_valid,
         leader: ctx.is_leader(),
+        role: if ctx.is_leader() { "leader" } else { "standby" }.into(),
         last_error: h
             .last_error
             .lock()

@@ -140,6 +140,42 @@ pub fn new_token_id() -> String {
     random_token_chars(6).to_string()
 }
 
+/// The token id every master first tries for `(worker, version)`:
+/// `HMAC-SHA256(node_password_key, "k8s-daas/token-id/v1" || worker || version)` mapped to
+/// six `[a-z0-9]`. Token ids are public (the secret half is random); deriving them from
+/// the key all masters share makes the Secret's name the same for every master, so
+/// two masters minting the same issue at once (a takeover race) meet at the API
+/// server — the second create is refused as existing and reuses the first — instead
+/// of making two live tokens. Another worker's token under the same id (1 in 36⁶) is
+/// detected by its labels, and a random id is used instead.
+pub fn token_id_for(
+    key: &daas_protocol::keys::NodePasswordKey,
+    worker: &ObjectId,
+    version: u64,
+) -> String {
+    use hmac::{KeyInit as _, Mac as _};
+    let secret = key.secret_bytes();
+    let mut mac = <hmac::Hmac<sha2::Sha256>>::new_from_slice(secret.as_ref())
+        .expect("HMAC takes a key of any length");
+    mac.update(b"k8s-daas/token-id/v1");
+    mac.update(worker.as_bytes());
+    mac.update(&version.to_le_bytes());
+    let mut out = String::with_capacity(6);
+    let mut counter = 0u32;
+    while out.len() < 6 {
+        let mut m = mac.clone();
+        m.update(&counter.to_le_bytes());
+        for b in m.finalize().into_bytes() {
+            // 252 = 7 × 36, as for the random ids: no modulo bias.
+            if b < 252 && out.len() < 6 {
+                out.push(TOKEN_ALPHABET[(b % 36) as usize] as char);
+            }
+        }
+        counter += 1;
+    }
+    out
+}
+
 /// A fresh token secret (16 characters).
 pub fn new_token_secret() -> Zeroizing<String> {
     random_token_chars(16)
@@ -173,6 +209,8 @@ pub struct TokenInfo {
     pub worker_id: ObjectId,
     /// `expiration` (ms), if set.
     pub expires_at_ms: Option<u64>,
+    /// When the Secret was created (ms), from its `creationTimestamp`.
+    pub created_ms: Option<u64>,
 }
 
 /// A Node as the activation check needs it.
@@ -265,12 +303,18 @@ fn token_info(s: &Secret) -> Result<TokenInfo, K8sError> {
         .and_then(|d| d.get("expiration"))
         .and_then(|v| std::str::from_utf8(&v.0).ok())
         .and_then(parse_rfc3339);
+    let created_ms = s
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .and_then(|t| u64::try_from(t.0.as_millisecond()).ok());
     Ok(TokenInfo {
         token_id,
         node_id,
         version,
         worker_id,
         expires_at_ms,
+        created_ms,
     })
 }
 
@@ -320,6 +364,7 @@ pub struct Cluster {
     nodes: Api<Node>,
     policies: Api<ValidatingAdmissionPolicy>,
     bindings: Api<ValidatingAdmissionPolicyBinding>,
+    client: kube::Client,
     ca_hash: [u8; 32],
 }
 
@@ -358,9 +403,15 @@ impl Cluster {
             config_maps: Api::namespaced(client.clone(), NAMESPACE),
             nodes: Api::all(client.clone()),
             policies: Api::all(client.clone()),
-            bindings: Api::all(client),
+            bindings: Api::all(client.clone()),
+            client,
             ca_hash,
         })
+    }
+
+    /// The Lease API of `namespace` (leader election, `[ha]`).
+    pub fn leases(&self, namespace: &str) -> Api<k8s_openapi::api::coordination::v1::Lease> {
+        Api::namespaced(self.client.clone(), namespace)
     }
 
     /// The k3s CA hash (the `K10<hash>` prefix of every join token).
@@ -817,6 +868,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_derived_token_id_is_the_same_for_every_master_and_new_per_issue() {
+        use daas_protocol::keys::NodePasswordKey;
+        let key = NodePasswordKey::from_secret_bytes([7; 32]);
+        let w = ObjectId::from_u64(0x77);
+        let a = token_id_for(&key, &w, 1);
+        assert_eq!(a.len(), 6);
+        assert!(a.bytes().all(|c| TOKEN_ALPHABET.contains(&c)), "{a}");
+        // Another master holding the same key names the same Secret.
+        assert_eq!(
+            token_id_for(&NodePasswordKey::from_secret_bytes([7; 32]), &w, 1),
+            a
+        );
+        // Another version, worker or cluster key: another name.
+        assert_ne!(token_id_for(&key, &w, 2), a);
+        assert_ne!(token_id_for(&key, &ObjectId::from_u64(0x78), 1), a);
+        assert_ne!(
+            token_id_for(&NodePasswordKey::from_secret_bytes([8; 32]), &w, 1),
+            a
+        );
+    }
+
+    #[test]
     fn token_chars_are_k3s_shaped_and_random() {
         let a = new_token_id();
         let b = new_token_id();
@@ -886,6 +959,8 @@ mod tests {
                 version: 3,
                 worker_id: ObjectId::from_u64(0x77),
                 expires_at_ms: Some(1_700_000_000_000),
+                // A Secret not yet stored has no creationTimestamp.
+                created_ms: None,
             }
         );
     }

@@ -24,6 +24,7 @@ pub mod db;
 pub mod decide;
 pub mod http;
 pub mod k8s;
+pub mod lease;
 pub mod metrics;
 pub mod ops;
 pub mod pipeline;

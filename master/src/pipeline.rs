@@ -447,6 +447,7 @@ impl Driver {
                 tokens: &tokens,
                 seal_check,
                 batch,
+                orphan_grace_ms: ctx.cfg.orphan_grace_ms(),
             };
             let d = decide::decide(&row, &read, &facts);
             for t in &d.delete {
@@ -517,7 +518,9 @@ impl Driver {
                     !reissue && !rotation && row.version.is_some_and(|v| v < version);
                 row.stage = Stage::Minting;
                 row.version = Some(version);
-                row.token_id = Some(reuse.unwrap_or_else(k8s::new_token_id));
+                row.token_id = Some(reuse.unwrap_or_else(|| {
+                    k8s::token_id_for(&self.ctx.nodepw_key, &row.worker_id, version)
+                }));
                 row.expires_at_ms = Some(now + ctx.cfg.kubernetes.token_ttl_ms());
                 row.envelope = None;
                 row.batch_id = None;
@@ -1077,6 +1080,7 @@ async fn mint_one(
             version,
             worker_id: row.worker_id,
             expires_at_ms: Some(expires),
+            created_ms: Some(now),
         },
         envelope,
     ))

@@ -2,11 +2,12 @@
 //! (events, reconcile, decisions, minting, activation, revocation, intents), the
 //! submitter (the one transaction in flight for this MasterCap), and the HTTP server.
 //!
-//! **Leadership hook (issue 11).** [`RunOptions::leader`] is a `watch` channel: while
-//! it says `false` the master follows events and reconciles (its database stays warm)
-//! but neither decides, mints, submits, activates nor revokes; when it turns `true`
-//! every unfinished worker is marked for a fresh read, so a new leader rebuilds its
-//! work from the chain and the cluster. Without `[ha]` it is constantly `true`.
+//! **Leadership.** [`RunOptions::leader`] is a `watch` channel: while it says `false`
+//! the master follows events and reconciles (its database stays warm) but neither
+//! decides, mints, submits, activates nor revokes; when it turns `true` every
+//! unfinished worker is marked for a fresh read, so a new leader rebuilds its work from
+//! the chain and the cluster. With `[ha]` the channel is driven by the Lease election
+//! ([`crate::lease`]); without it, it is constantly `true`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -163,6 +164,15 @@ impl Ctx {
     pub fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }
+}
+
+/// This host's name (for the default `[ha]` identity), from the kernel.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 /// Milliseconds since the epoch.
@@ -362,7 +372,46 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServiceError> {
     let listen = config.http.listen;
+    let mut options = options;
+    let elector_tx = match (&config.ha, &options.leader) {
+        (Some(_), None) => {
+            let (tx, rx) = watch::channel(false);
+            options.leader = Some(rx);
+            Some(tx)
+        }
+        _ => None,
+    };
     let ctx = start(config, options).await?;
+    let (elect_stop_tx, elect_stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (drained_tx, drained_rx) = tokio::sync::oneshot::channel::<()>();
+    let elector = match (&ctx.cfg.ha, elector_tx) {
+        (Some(ha), Some(tx)) => {
+            let (ns, name) = ha.lease_ref();
+            let settings = crate::lease::LeaseSettings {
+                namespace: ns.into(),
+                name: name.into(),
+                identity: ha
+                    .identity
+                    .clone()
+                    .unwrap_or_else(|| format!("{}/{}", hostname(), ctx.sui.address())),
+                lease_duration: Duration::from_secs(ha.lease_duration_s),
+                renew_deadline: Duration::from_secs(ha.renew_deadline_s),
+                retry_period: Duration::from_millis(ha.retry_period_ms),
+            };
+            tracing::info!(lease = %ha.lease, identity = %settings.identity, "standby until the lease is ours");
+            let e = crate::lease::Elector::new(ctx.cluster.leases(ns), settings);
+            Some(tokio::spawn(e.run(
+                tx,
+                async move {
+                    let _ = elect_stop_rx.await;
+                },
+                async move {
+                    let _ = drained_rx.await;
+                },
+            )))
+        }
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| ServiceError::Listen {
@@ -381,6 +430,9 @@ pub async fn run_with(
     shutdown.await;
     tracing::info!("shutting down: finishing the transaction in flight");
     ctx.stopping.store(true, Ordering::SeqCst);
+    // The elector stops acting now and releases the Lease once the work in flight
+    // is done (below), so a standby takes over at its next look.
+    let _ = elect_stop_tx.send(());
     let _ = stop_tx.send(true);
     ctx.wake_submitter.notify_one();
     ctx.wake_driver.notify_one();
@@ -390,6 +442,10 @@ pub async fn run_with(
         tracing::warn!(
             "the transaction in flight did not finish within {drain:?}: its stored bytes are resubmitted at the next start"
         );
+    }
+    let _ = drained_tx.send(());
+    if let Some(e) = elector {
+        let _ = tokio::time::timeout(Duration::from_secs(5), e).await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(2), http).await;
     tracing::info!("stopped");

@@ -5,6 +5,7 @@
 
 mod cli;
 mod crash;
+mod ha;
 mod pipeline;
 mod revoke;
 mod world;

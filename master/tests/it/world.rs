@@ -49,6 +49,38 @@ where
     }
 }
 
+/// Starts `daas-master run --config CONFIG` (crashing at `crash_at`, test-only) and
+/// waits for it to serve.
+pub async fn spawn_master(config: &Path, crash_at: Option<&str>) -> Guard {
+    // `sh` sets no core file for the crash points' abort, then becomes the master.
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg("ulimit -c 0; exec \"$0\" run --config \"$1\"")
+        .arg(MASTER)
+        .arg(config)
+        .env("RUST_LOG", "info");
+    match crash_at {
+        Some(step) => cmd.env("DAAS_MASTER_CRASH_AT", step),
+        None => cmd.env_remove("DAAS_MASTER_CRASH_AT"),
+    };
+    let g = Guard::spawn(cmd).expect("daas-master starts");
+    let logs = g.logs().clone();
+    eventually(Duration::from_secs(60), "daas-master to serve", || {
+        let logs = logs.clone();
+        async move {
+            if logs.count("serving /healthz") > 0 {
+                return Some(());
+            }
+            if logs.count("daas-master:") > 0 && logs.count("serving") == 0 {
+                panic!("daas-master failed to start:\n{}", logs.text());
+            }
+            None
+        }
+    })
+    .await;
+    g
+}
+
 /// A device: its keys, node_id and seal token.
 pub struct Device {
     pub identity: IdentityKey,
@@ -122,7 +154,7 @@ pub struct World {
     seq: u64,
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -130,7 +162,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn write_private(path: &Path, contents: &[u8]) {
+pub fn write_private(path: &Path, contents: &[u8]) {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let mut f = std::fs::OpenOptions::new()
@@ -324,33 +356,7 @@ listen = "{http}"
     /// start line.
     pub async fn start_master(&mut self, crash_at: Option<&str>) {
         assert!(self.master.is_none(), "a master is already running");
-        // `sh` sets no core file for the crash points' abort, then becomes the master.
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg("ulimit -c 0; exec \"$0\" run --config \"$1\"")
-            .arg(MASTER)
-            .arg(&self.config_path)
-            .env("RUST_LOG", "info");
-        match crash_at {
-            Some(step) => cmd.env("DAAS_MASTER_CRASH_AT", step),
-            None => cmd.env_remove("DAAS_MASTER_CRASH_AT"),
-        };
-        let g = Guard::spawn(cmd).expect("daas-master starts");
-        self.master = Some(g);
-        let logs = self.master_logs();
-        eventually(Duration::from_secs(60), "daas-master to serve", || {
-            let logs = logs.clone();
-            async move {
-                if logs.count("serving /healthz") > 0 {
-                    return Some(());
-                }
-                if logs.count("daas-master:") > 0 && logs.count("serving") == 0 {
-                    panic!("daas-master failed to start:\n{}", logs.text());
-                }
-                None
-            }
-        })
-        .await;
+        self.master = Some(spawn_master(&self.config_path, crash_at).await);
     }
 
     pub fn master_logs(&self) -> daas_sandbox::testbin::Logs {
