@@ -442,6 +442,7 @@ async fn run(up: Up) -> anyhow::Result<ExitCode> {
             agent_bin.display(),
             boards.0[0].config.display()
         ));
+        out.line(&format!("  dashboard   http://{master}/"));
         out.line(&format!(
             "  master      http://{master}/api/workers  http://{master}/metrics"
         ));

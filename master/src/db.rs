@@ -83,10 +83,11 @@ pub enum DbError {
 }
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Migrations: `MIGRATIONS[i]` takes `user_version` i to i + 1.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -150,7 +151,11 @@ CREATE TABLE intents (
     done_ms    INTEGER,
     result     TEXT
 ) STRICT;
-"#];
+"#,
+    r#"
+ALTER TABLE workers ADD COLUMN owner TEXT;
+"#,
+];
 
 /// Where a worker is in the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -322,6 +327,8 @@ pub struct WorkerRow {
     pub minted_at_ms: Option<u64>,
     /// Last change (ms).
     pub updated_ms: u64,
+    /// The Worker's owner, from the last quorum read.
+    pub owner: Option<daas_protocol::Address>,
 }
 
 impl WorkerRow {
@@ -352,6 +359,7 @@ impl WorkerRow {
             first_seen_ms: now_ms,
             minted_at_ms: None,
             updated_ms: now_ms,
+            owner: None,
         }
     }
 }
@@ -421,7 +429,7 @@ pub struct Db {
     path: PathBuf,
 }
 
-const WORKER_COLUMNS: &str = "worker_id, node_id, stage, dirty, min_version, chain_status, chain_version, chain_token_version, unlock_at_ms, revoke_grace_ms, version, token_id, expires_at_ms, envelope, batch_id, reissued, rotation, note, refused_version, isv, failures, first_seen_ms, minted_at_ms, updated_ms";
+const WORKER_COLUMNS: &str = "worker_id, node_id, stage, dirty, min_version, chain_status, chain_version, chain_token_version, unlock_at_ms, revoke_grace_ms, version, token_id, expires_at_ms, envelope, batch_id, reissued, rotation, note, refused_version, isv, failures, first_seen_ms, minted_at_ms, updated_ms, owner";
 
 fn u(v: i64) -> u64 {
     v.max(0) as u64
@@ -753,7 +761,7 @@ impl Db {
         clause: &str,
         args: &[&dyn rusqlite::ToSql],
     ) -> Result<Vec<WorkerRow>, DbError> {
-        type Raw = (String, String, String, WorkerRow);
+        type Raw = (String, String, Option<String>, WorkerRow);
         let raw: Vec<Raw> = self.with(|c| {
             let mut s = c.prepare(&format!(
                 "SELECT {WORKER_COLUMNS} FROM workers WHERE {clause}"
@@ -786,15 +794,20 @@ impl Db {
                     first_seen_ms: u(r.get(21)?),
                     minted_at_ms: r.get::<_, Option<i64>>(22)?.map(u),
                     updated_ms: u(r.get(23)?),
+                    owner: None,
                 };
-                Ok((id.clone(), stage, id, row))
+                Ok((id, stage, r.get(24)?, row))
             })?;
             rows.collect()
         })?;
         raw.into_iter()
-            .map(|(id, stage, _, mut row)| {
+            .map(|(id, stage, owner, mut row)| {
                 row.worker_id = id.parse().map_err(|_| self.corrupt("worker id", id))?;
                 row.stage = stage.parse().map_err(|()| self.corrupt("stage", stage))?;
+                row.owner = match owner {
+                    Some(o) => Some(o.parse().map_err(|_| self.corrupt("owner", o))?),
+                    None => None,
+                };
                 Ok(row)
             })
             .collect()
@@ -1018,7 +1031,7 @@ fn insert_seen(
 
 fn put_worker(t: &rusqlite::Transaction<'_>, r: &WorkerRow) -> rusqlite::Result<usize> {
     t.execute(
-        &format!("INSERT OR REPLACE INTO workers({WORKER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"),
+        &format!("INSERT OR REPLACE INTO workers({WORKER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)"),
         params![
             r.worker_id.to_string(),
             r.node_id,
@@ -1044,6 +1057,7 @@ fn put_worker(t: &rusqlite::Transaction<'_>, r: &WorkerRow) -> rusqlite::Result<
             i(r.first_seen_ms),
             r.minted_at_ms.map(i),
             i(r.updated_ms),
+            r.owner.map(|o| o.to_string()),
         ],
     )
 }
@@ -1062,6 +1076,38 @@ mod tests {
 
     fn open(dir: &Path) -> Db {
         Db::open(&dir.join("state/master.db"), &binding()).unwrap()
+    }
+
+    #[test]
+    fn a_version_1_database_is_migrated_keeping_its_rows() {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.db");
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .unwrap();
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch(MIGRATIONS[0]).unwrap();
+            c.pragma_update(None, "user_version", 1).unwrap();
+            c.execute(
+                "INSERT INTO workers(worker_id, node_id, stage, first_seen_ms, updated_ms) VALUES (?1, 'rpi-0123456789abcdef', 'issued', 5, 6)",
+                [ObjectId::from_u64(7).to_string()],
+            )
+            .unwrap();
+        }
+        let db = Db::open(&path, &binding()).unwrap();
+        let rows = db.all_workers().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].stage, Stage::Issued);
+        assert_eq!(rows[0].owner, None);
+        let mut r = rows[0].clone();
+        r.owner = Some(daas_protocol::Address::from_u64(9));
+        db.put_worker(&r).unwrap();
+        assert_eq!(db.all_workers().unwrap()[0].owner, r.owner);
     }
 
     #[test]

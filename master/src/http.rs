@@ -1,9 +1,11 @@
-//! The status listener (axum): `/healthz`, `/readyz`, `/metrics`, `/api/workers`.
+//! The status listener (axum): `/` (the fleet dashboard, [`crate::dashboard`]),
+//! `/healthz`, `/readyz`, `/metrics`, `/api/workers`.
 //!
 //! `/api/workers` (optionally `?node_id=<id>`) answers
 //! `{"count": N, "workers": [WorkerView…]}`, one [`WorkerView`] per worker the master
-//! knows, ordered by first sight. Nothing secret is in it: the token id is the public
-//! half of a bootstrap token (what `k3s token list` shows).
+//! knows, ordered by first sight, with its k3s Node's state read from the cluster at
+//! the request. Nothing secret is in it: the token id is the public half of a
+//! bootstrap token (what `k3s token list` shows). The dashboard shows the same view.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -52,6 +54,11 @@ pub struct WorkerView {
     pub first_seen_ms: u64,
     /// Last change (ms).
     pub updated_ms: u64,
+    /// The Worker's owner (`0x…`), `null` before the first read.
+    pub owner: Option<String>,
+    /// Its k3s Node: `Ready`, `NotReady`, `unknown` (the cluster did not answer), or
+    /// `null` (no Node of that name).
+    pub node: Option<String>,
 }
 
 impl From<&WorkerRow> for WorkerView {
@@ -73,6 +80,8 @@ impl From<&WorkerRow> for WorkerView {
             note: r.note.clone(),
             first_seen_ms: r.first_seen_ms,
             updated_ms: r.updated_ms,
+            owner: r.owner.map(|o| o.to_string()),
+            node: None,
         }
     }
 }
@@ -121,6 +130,7 @@ pub async fn serve(
     mut stop: watch::Receiver<bool>,
 ) {
     let app = Router::new()
+        .route("/", get(dashboard))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -175,20 +185,58 @@ async fn metrics(State(ctx): State<Arc<Ctx>>) -> Response {
         .into_response()
 }
 
-async fn workers(State(ctx): State<Arc<Ctx>>, Query(q): Query<WorkersQuery>) -> Response {
-    let rows = match &q.node_id {
-        Some(n) => ctx.db.workers_by_node(n),
-        None => ctx.db.all_workers(),
+/// The workers (all, or of one node_id) with their Nodes' states.
+async fn snapshot(ctx: &Ctx, node_id: Option<&str>) -> Result<WorkersView, crate::db::DbError> {
+    let mut rows = match node_id {
+        Some(n) => ctx.db.workers_by_node(n)?,
+        None => ctx.db.all_workers()?,
     };
-    match rows {
-        Ok(mut rows) => {
-            rows.sort_by_key(|r| (r.first_seen_ms, r.worker_id));
-            let workers: Vec<WorkerView> = rows.iter().map(WorkerView::from).collect();
-            axum::Json(WorkersView {
-                count: workers.len(),
-                workers,
-            })
-            .into_response()
+    rows.sort_by_key(|r| (r.first_seen_ms, r.worker_id));
+    let nodes: Option<std::collections::HashMap<String, bool>> = match ctx.cluster.nodes().await {
+        Ok(list) => Some(list.into_iter().map(|n| (n.name, n.ready)).collect()),
+        Err(e) => {
+            tracing::debug!("listing Nodes for the status view: {e}");
+            None
+        }
+    };
+    let workers: Vec<WorkerView> = rows
+        .iter()
+        .map(|r| {
+            let mut v = WorkerView::from(r);
+            v.node = match &nodes {
+                None => Some("unknown".into()),
+                Some(m) => m
+                    .get(&r.node_id)
+                    .map(|ready| if *ready { "Ready" } else { "NotReady" }.into()),
+            };
+            v
+        })
+        .collect();
+    Ok(WorkersView {
+        count: workers.len(),
+        workers,
+    })
+}
+
+async fn workers(State(ctx): State<Arc<Ctx>>, Query(q): Query<WorkersQuery>) -> Response {
+    match snapshot(&ctx, q.node_id.as_deref()).await {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+async fn dashboard(State(ctx): State<Arc<Ctx>>) -> Response {
+    match snapshot(&ctx, None).await {
+        Ok(v) => {
+            let role = if ctx.is_leader() { "leader" } else { "standby" };
+            (
+                [
+                    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                    (header::CACHE_CONTROL, "no-store"),
+                ],
+                crate::dashboard::render(&v, role, crate::service::now_ms()),
+            )
+                .into_response()
         }
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
@@ -224,7 +272,9 @@ mod tests {
                 "rotation": false,
                 "note": null,
                 "first_seen_ms": 5,
-                "updated_ms": 5
+                "updated_ms": 5,
+                "owner": null,
+                "node": null
             })
         );
     }

@@ -20,6 +20,7 @@
 pub mod chain;
 pub mod config;
 pub mod crash;
+pub mod dashboard;
 pub mod db;
 pub mod decide;
 pub mod http;

@@ -419,6 +419,7 @@ impl Driver {
                     row.note = None;
                 }
                 row.chain_status = Some(o.worker.status);
+                row.owner = Some(o.worker.owner);
                 row.chain_version = o.version;
                 row.chain_token_version = o.worker.token_version;
                 row.unlock_at_ms = o.worker.unlock_at_ms;

@@ -5,6 +5,7 @@
 
 mod cli;
 mod crash;
+mod dashboard;
 mod ha;
 mod pipeline;
 mod revoke;
