@@ -57,6 +57,17 @@ pub enum Bench {
         #[arg(long, default_value = "graphql")]
         transport: String,
     },
+    /// 500 fleet bundles registered by `fleet register` (budget: 10 transactions).
+    ///
+    /// Example: `cargo run --release -p daas-demo -- bench fleet`
+    Fleet {
+        /// Bundles made and registered.
+        #[arg(long, default_value_t = 500)]
+        bundles: usize,
+        /// `jsonrpc` or `graphql`.
+        #[arg(long, default_value = "graphql")]
+        transport: String,
+    },
 }
 
 fn transport(s: &str) -> anyhow::Result<TransportKind> {
@@ -91,6 +102,10 @@ pub fn main(b: Bench) -> ExitCode {
                 nodes,
                 transport: t,
             } => activation(nodes, transport(&t)?).await,
+            Bench::Fleet {
+                bundles,
+                transport: t,
+            } => crate::bench_fleet::fleet(bundles, transport(&t)?).await,
         }
     });
     match r {
