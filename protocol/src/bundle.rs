@@ -13,7 +13,9 @@
 //! ```
 //!
 //! The key files use the format of [`crate::keys`]. Secret files in the bundle
-//! ([`SECRET_FILES`]) are overwritten with zeros, synced and removed after the import.
+//! ([`SECRET_FILES`]) are overwritten with zeros, synced and removed after the import
+//! ([`crate::keys::wipe_file`]). Image stamping writes the folder as [`PARTITION_DIR`] in
+//! the root of the image's first FAT partition; `README.txt` holds [`readme`].
 
 use crate::keys::DeviceKeys;
 

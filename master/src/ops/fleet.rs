@@ -244,7 +244,7 @@ fn check_bundles_match(
     let parsed = EnvelopeKeyCert::from_bytes(cert).ok();
     if parsed.is_none() {
         warnings.push(format!(
-            "registry {} has no envelope-key certificate yet: the devices cannot join until the operator sets one (`daas-master admin set-envelope-key-cert`)",
+            "registry {} has no envelope-key certificate yet: the devices cannot join until the operator sets one (`daas-master admin set-envelope-cert`)",
             c.registry_id
         ));
     }
