@@ -363,10 +363,15 @@ fn a_gpt_image_is_stamped_and_its_bundle_imports_on_the_board() {
     stamp_and_import(d.path(), &img, fat, image::Table::Gpt);
 }
 
-/// The error's message and exit code.
-fn refused(r: Result<image::StampReport, image::ImageError>) -> (String, u8) {
+/// Refused as bad input (64), the message holding every one of `needles`.
+fn assert_refused(r: Result<image::StampReport, image::ImageError>, needles: &[&str]) {
     let e: daas_master::ops::OpsError = r.unwrap_err().into();
-    (e.to_string(), e.exit_code())
+    let code = e.exit_code();
+    let e = e.to_string();
+    assert_eq!(code, 64, "{e}");
+    for n in needles {
+        assert!(e.contains(n), "{n:?} not in: {e}");
+    }
 }
 
 #[test]
@@ -378,28 +383,26 @@ fn images_that_cannot_take_a_bundle_and_outputs_that_exist_are_refused() {
     // no partition table at all
     let blank = d.path().join("blank.img");
     fs::write(&blank, vec![0u8; 4096]).unwrap();
-    let (e, code) = refused(image::stamp(&blank, &b.dir, &out, false));
-    assert_eq!(code, 64);
-    assert!(
-        e.contains("--image") && e.contains("blank.img") && e.contains("MBR or GPT"),
-        "{e}"
+    assert_refused(
+        image::stamp(&blank, &b.dir, &out, false),
+        &["--image", "blank.img", "MBR or GPT"],
     );
 
     // a partition table without a FAT partition
     let linux = d.path().join("linux.img");
     mbr_image(&linux, 0x83, 2, false);
-    let (e, code) = refused(image::stamp(&linux, &b.dir, &out, false));
-    assert_eq!(code, 64);
-    assert!(
-        e.contains("linux.img") && e.contains("no FAT partition") && e.contains("1 0x83, 2 0x83"),
-        "{e}"
+    assert_refused(
+        image::stamp(&linux, &b.dir, &out, false),
+        &["linux.img", "no FAT partition", "1 0x83, 2 0x83"],
     );
 
     // a FAT-typed partition that holds no FAT file system
     let unformatted = d.path().join("unformatted.img");
     mbr_image(&unformatted, 0x0c, 2, false);
-    let (e, _) = refused(image::stamp(&unformatted, &b.dir, &out, false));
-    assert!(e.contains("partition 1") && e.contains("mkfs.vfat"), "{e}");
+    assert_refused(
+        image::stamp(&unformatted, &b.dir, &out, false),
+        &["partition 1", "mkfs.vfat"],
+    );
 
     // a FAT partition too full for the bundle
     let full = d.path().join("full.img");
@@ -423,11 +426,9 @@ fn images_that_cannot_take_a_bundle_and_outputs_that_exist_are_refused() {
         drop(filler);
         fs.unmount().unwrap();
     }
-    let (e, code) = refused(image::stamp(&full, &b.dir, &out, false));
-    assert_eq!(code, 64);
-    assert!(
-        e.contains("full.img") && e.contains("bytes free") && e.contains("larger"),
-        "{e}"
+    assert_refused(
+        image::stamp(&full, &b.dir, &out, false),
+        &["full.img", "bytes free", "larger"],
     );
 
     // a partition that runs past the end of a truncated image
@@ -439,8 +440,10 @@ fn images_that_cannot_take_a_bundle_and_outputs_that_exist_are_refused() {
         .unwrap()
         .set_len(2 * MIB)
         .unwrap();
-    let (e, _) = refused(image::stamp(&truncated, &b.dir, &out, false));
-    assert!(e.contains("truncated"), "{e}");
+    assert_refused(
+        image::stamp(&truncated, &b.dir, &out, false),
+        &["truncated.img", "truncated; copy it again"],
+    );
     assert!(!out.exists(), "nothing written for a refused image");
 
     // an existing output: refused without --force, replaced (0600) with it
@@ -448,11 +451,9 @@ fn images_that_cannot_take_a_bundle_and_outputs_that_exist_are_refused() {
     let fat = mbr_image(&good, 0x0c, 4, true);
     fs::write(&out, b"precious").unwrap();
     fs::set_permissions(&out, fs::Permissions::from_mode(0o644)).unwrap();
-    let (e, code) = refused(image::stamp(&good, &b.dir, &out, false));
-    assert_eq!(code, 64);
-    assert!(
-        e.contains("--out") && e.contains("out.img") && e.contains("--force"),
-        "{e}"
+    assert_refused(
+        image::stamp(&good, &b.dir, &out, false),
+        &["--out", "out.img", "--force"],
     );
     assert_eq!(fs::read(&out).unwrap(), b"precious");
     image::stamp(&good, &b.dir, &out, true).unwrap();
@@ -460,19 +461,21 @@ fn images_that_cannot_take_a_bundle_and_outputs_that_exist_are_refused() {
     assert_eq!(read_fat_bundle(&out, fat.0, fat.1).0, bundle_files(&b));
 
     // a stamped image as the base, and the image as its own output
-    let (e, _) = refused(image::stamp(
-        &out,
-        &b.dir,
-        &d.path().join("again.img"),
-        false,
-    ));
-    assert!(e.contains("already holds a first-boot bundle"), "{e}");
-    let (e, _) = refused(image::stamp(&good, &b.dir, &good, true));
-    assert!(e.contains("is the --image itself"), "{e}");
+    let again = d.path().join("again.img");
+    assert_refused(
+        image::stamp(&out, &b.dir, &again, false),
+        &["already holds a first-boot bundle"],
+    );
+    assert_refused(
+        image::stamp(&good, &b.dir, &good, true),
+        &["is the --image itself"],
+    );
 
     // a directory as the output
-    let (e, _) = refused(image::stamp(&good, &b.dir, d.path(), true));
-    assert!(e.contains("not a regular file or a block device"), "{e}");
+    assert_refused(
+        image::stamp(&good, &b.dir, d.path(), true),
+        &["not a regular file or a block device"],
+    );
 
     // a bundle whose keys are open to others
     fs::set_permissions(
@@ -480,9 +483,8 @@ fn images_that_cannot_take_a_bundle_and_outputs_that_exist_are_refused() {
         fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    let (e, code) = refused(image::stamp(&good, &b.dir, &d.path().join("x.img"), false));
-    assert_eq!(code, 64);
-    assert!(e.contains("chmod 600"), "{e}");
+    let x = d.path().join("x.img");
+    assert_refused(image::stamp(&good, &b.dir, &x, false), &["chmod 600"]);
 }
 
 fn now_ms() -> u64 {
@@ -526,6 +528,8 @@ async fn keygen_then_register_twice_then_stamp_leaves_keys_only_in_the_images() 
     assert_eq!(mode(&dir), 0o700);
     let second = fleet::keygen(&dir, 4, "pi-", &owner.address(), &config).unwrap();
     assert_eq!((second.created.len(), second.kept.len()), (1, 3));
+    let e = fleet::keygen(&dir, 5, "pi-", &squatter.address(), &config).unwrap_err();
+    assert!(e.to_string().contains("another owner"), "{e}");
     let bundles = fleet::read_all(&dir).unwrap();
     assert_eq!(bundles.len(), 4);
     for b in &bundles {

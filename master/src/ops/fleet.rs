@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use daas_protocol::chain::{Spend, fmt_sui};
+use daas_protocol::chain::{AnyChain, RegistryReader, Spend, fmt_sui};
 use daas_protocol::envkey_cert::EnvelopeKeyCert;
 use daas_protocol::node_id::validate_label;
 use daas_protocol::tx::{PtbBuilder, limits};
@@ -97,6 +97,20 @@ pub fn keygen(
     let mut existing: HashMap<String, BundleRow> = HashMap::new();
     for path in bundle::list(dir)? {
         let b = Bundle::read(&path)?;
+        let same = b.config == *config
+            && b.seal_token
+                .verify(&config.chain.registry_id, owner, &b.node_id)
+                .is_ok();
+        if !same {
+            return Err(OpsError::usage(
+                "--out",
+                format!(
+                    "{} already holds bundle {} made for another owner, chain or root key: give each batch its own --out folder",
+                    dir.display(),
+                    b.node_id
+                ),
+            ));
+        }
         existing.insert(
             b.node_id.label().to_string(),
             BundleRow {
@@ -283,6 +297,18 @@ fn check_bundles_match(
     Ok(warnings)
 }
 
+/// The registry's table: node_id → Worker id, for every registered node_id.
+async fn registered_ids(
+    reader: &RegistryReader<&AnyChain>,
+) -> Result<HashMap<String, ObjectId>, OpsError> {
+    Ok(reader
+        .all_workers()
+        .await?
+        .into_iter()
+        .map(|e| (e.key, e.value))
+        .collect())
+}
+
 /// Splits `items` into batches within `max` registrations and Sui's size, command and
 /// input limits.
 fn batches(items: &[(Registration, Payment)], max: usize) -> Vec<std::ops::Range<usize>> {
@@ -366,12 +392,7 @@ pub async fn register(
     // Who holds each node_id already: one listing of the registry's table, then the
     // Workers of ours that are in it.
     let reader = session.reader();
-    let table: HashMap<String, ObjectId> = reader
-        .all_workers()
-        .await?
-        .into_iter()
-        .map(|e| (e.key, e.value))
-        .collect();
+    let table = registered_ids(&reader).await?;
     let present: Vec<(String, ObjectId)> = todo
         .iter()
         .filter_map(|(r, _)| {
@@ -494,12 +515,7 @@ pub async fn register(
         .values()
         .any(|o| matches!(o, RegisterOutcome::Registered { .. }))
     {
-        let ids: HashMap<String, ObjectId> = reader
-            .all_workers()
-            .await?
-            .into_iter()
-            .map(|e| (e.key, e.value))
-            .collect();
+        let ids = registered_ids(&reader).await?;
         for (node, o) in sent.iter_mut() {
             if let RegisterOutcome::Registered { worker_id, .. } = o {
                 *worker_id = ids.get(node).copied();

@@ -431,8 +431,43 @@ impl Seek for ReadOnly<'_> {
     }
 }
 
+/// File times on the FAT from the system clock (UTC, as FAT has no zone), clamped to
+/// the years FAT can store.
+#[derive(Debug)]
+struct Clock;
+
+impl fatfs::TimeProvider for Clock {
+    fn get_current_date(&self) -> fatfs::Date {
+        self.get_current_date_time().date
+    }
+    fn get_current_date_time(&self) -> fatfs::DateTime {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let (y, mo, d, h, mi, s) = super::explain::civil(ms);
+        let n = |v: i64| v as u16;
+        fatfs::DateTime {
+            date: fatfs::Date {
+                year: n(y.clamp(1980, 2107)),
+                month: n(mo),
+                day: n(d),
+            },
+            time: fatfs::Time {
+                hour: n(h),
+                min: n(mi),
+                sec: n(s),
+                millis: 0,
+            },
+        }
+    }
+}
+
+static CLOCK: Clock = Clock;
+
 fn fat_options() -> fatfs::FsOptions {
-    fatfs::FsOptions::new().update_accessed_date(false)
+    fatfs::FsOptions::new()
+        .update_accessed_date(false)
+        .time_provider(&CLOCK)
 }
 
 /// Checks the FAT partition of the input: a FAT file system, no bundle in it yet, room
