@@ -164,33 +164,10 @@ pub fn sync_dir(dir: &Path) -> Result<(), FsError> {
 }
 
 /// Overwrites a file's bytes with zeros in place, syncs, removes it and syncs its
-/// directory. A missing file is fine.
+/// directory (`daas_protocol::keys::wipe_file`). A missing file is fine; a symbolic
+/// link is dropped, never followed out of the bundle.
 pub fn wipe(path: &Path) -> Result<(), FsError> {
-    let len = match fs::symlink_metadata(path) {
-        Ok(m) if m.file_type().is_symlink() => {
-            // Never follow a link out of the bundle; just drop the link.
-            fs::remove_file(path).map_err(io_err(path))?;
-            return sync_dir(parent(path));
-        }
-        Ok(m) => m.len(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io_err(path)(e)),
-    };
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .open(path)
-        .map_err(io_err(path))?;
-    let zeros = [0u8; 4096];
-    let mut left = len;
-    while left > 0 {
-        let n = left.min(zeros.len() as u64) as usize;
-        f.write_all(&zeros[..n]).map_err(io_err(path))?;
-        left -= n as u64;
-    }
-    f.sync_all().map_err(io_err(path))?;
-    drop(f);
-    fs::remove_file(path).map_err(io_err(path))?;
-    sync_dir(parent(path))
+    daas_protocol::keys::wipe_file(path).map_err(io_err(path))
 }
 
 /// Removes a file if it exists and syncs its directory.

@@ -76,6 +76,17 @@ pub enum Bench {
         #[arg(long, default_value = "graphql")]
         transport: String,
     },
+    /// 500 fleet bundles registered by `fleet register` (budget: 10 transactions).
+    ///
+    /// Example: `cargo run --release -p daas-demo -- bench fleet`
+    Fleet {
+        /// Bundles made and registered.
+        #[arg(long, default_value_t = 500)]
+        bundles: usize,
+        /// `jsonrpc` or `graphql`.
+        #[arg(long, default_value = "graphql")]
+        transport: String,
+    },
 }
 
 fn transport(s: &str) -> anyhow::Result<TransportKind> {
@@ -114,6 +125,10 @@ pub fn main(b: Bench) -> ExitCode {
                 registrations,
                 transport: t,
             } => failover(registrations, transport(&t)?).await,
+            Bench::Fleet {
+                bundles,
+                transport: t,
+            } => crate::bench_fleet::fleet(bundles, transport(&t)?).await,
         }
     });
     match r {

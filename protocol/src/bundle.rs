@@ -13,12 +13,17 @@
 //! ```
 //!
 //! The key files use the format of [`crate::keys`]. Secret files in the bundle
-//! ([`SECRET_FILES`]) are overwritten with zeros, synced and removed after the import.
+//! ([`SECRET_FILES`]) are overwritten with zeros, synced and removed after the import
+//! ([`crate::keys::wipe_file`]). Image stamping writes the folder as [`PARTITION_DIR`] in
+//! the root of the image's first FAT partition; `README.txt` holds [`readme`].
 
 use crate::keys::DeviceKeys;
 
 /// Where the bundle sits on a board's boot partition.
 pub const DEFAULT_BOOT_DIR: &str = "/boot/k8s-daas";
+/// The bundle's folder in the root of the boot (FAT) partition: the last component of
+/// [`DEFAULT_BOOT_DIR`], where image stamping writes it.
+pub const PARTITION_DIR: &str = "k8s-daas";
 /// The agent's config (`daas-agent run --config`'s default destination).
 pub const CONFIG_FILE: &str = "agent.toml";
 /// The device identity key (Ed25519), in the key-file format of [`crate::keys`].
@@ -33,6 +38,33 @@ pub const SEAL_TOKEN_FILE: &str = "seal-token";
 pub const README_FILE: &str = "README.txt";
 /// The files holding secrets: zeroed, synced and removed once imported.
 pub const SECRET_FILES: [&str; 2] = [IDENTITY_KEY_FILE, SEALING_KEY_FILE];
+/// Every file of a bundle, in the order tools write them.
+pub const ALL_FILES: [&str; 6] = [
+    CONFIG_FILE,
+    IDENTITY_KEY_FILE,
+    SEALING_KEY_FILE,
+    NODE_ID_FILE,
+    SEAL_TOKEN_FILE,
+    README_FILE,
+];
+
+/// The text of [`README_FILE`] for the device `node_id`.
+pub fn readme(node_id: &str) -> String {
+    format!(
+        "k8s-daas first-boot bundle for device {node_id}
+
+This folder holds the PRIVATE KEYS of that one device (identity.key, sealing.key),
+its agent.toml, its node_id and its seal token. On the first boot, `daas-agent import`
+(also run by `daas-agent run` at start) moves the keys to /var/lib/k8s-daas (0600),
+the config to /etc/k8s-daas/agent.toml, then overwrites the key files here with
+zeros and removes them, with everything but this note.
+
+Until that first boot, anyone holding this card or a copy of this folder holds the
+device's identity: keep it as you would a key, never copy it to another card, and
+boot the board soon after flashing. After the first boot only this note remains.
+"
+    )
+}
 
 #[cfg(test)]
 mod tests {
@@ -40,14 +72,9 @@ mod tests {
 
     #[test]
     fn names_are_distinct_plain_file_names() {
-        let all = [
-            CONFIG_FILE,
-            IDENTITY_KEY_FILE,
-            SEALING_KEY_FILE,
-            NODE_ID_FILE,
-            SEAL_TOKEN_FILE,
-            README_FILE,
-        ];
+        let all = ALL_FILES;
+        assert!(DEFAULT_BOOT_DIR.ends_with(&format!("/{PARTITION_DIR}")));
+        assert!(readme("pi-001-0123456789abcdef").contains("pi-001-0123456789abcdef"));
         for (i, a) in all.iter().enumerate() {
             assert!(!a.contains('/') && !a.is_empty(), "{a}");
             assert!(!all[i + 1..].contains(a), "{a} twice");

@@ -862,6 +862,43 @@ fn save_key_file(path: &Path, role: KeyRole, secret: &[u8; 32]) -> Result<(), Ke
     r
 }
 
+/// Overwrites a file's bytes with zeros in place, syncs it, removes it and syncs its
+/// directory: what happens to a secret file once its only needed copy is elsewhere (a
+/// first-boot bundle after the import, a fleet bundle after its image is written). A
+/// missing file is fine; a symbolic link is removed, never followed. On flash media and
+/// copy-on-write file systems the zeros may land in new blocks: this leaves no key in
+/// the file or the directory, it is not a secure erase of the medium.
+pub fn wipe_file(path: &Path) -> io::Result<()> {
+    let len = match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => {
+            fs::remove_file(path)?;
+            return sync_parent(path);
+        }
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(OFlags::NOFOLLOW.bits() as i32)
+        .open(path)?;
+    let zeros = [0u8; 4096];
+    let mut left = len;
+    while left > 0 {
+        let n = left.min(zeros.len() as u64) as usize;
+        f.write_all(&zeros[..n])?;
+        left -= n as u64;
+    }
+    f.sync_all()?;
+    drop(f);
+    fs::remove_file(path)?;
+    sync_parent(path)
+}
+
+fn sync_parent(path: &Path) -> io::Result<()> {
+    fs::File::open(parent_dir(path))?.sync_all()
+}
+
 /// Writes a new file with mode 0600, atomically and without replacing an existing
 /// one: the bytes go to a temporary file in the same directory, are synced, and are
 /// then hard-linked into place (which fails if the name exists). The directory is

@@ -1,5 +1,8 @@
 //! `daas-demo up`, run as a user runs it: the binary, its stdout, its exit code, and
-//! what it leaves behind (nothing: no process, no folder).
+//! what it leaves behind (nothing: no process, no folder); and per-device images and
+//! fleet provisioning ([`fleet`]).
+
+mod fleet;
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};

@@ -7,6 +7,7 @@
 //! Exit codes: 0 done, 1 chain or transaction failure (a Move abort included; nothing
 //! is sent when the dry run aborts), 64 usage or configuration error.
 
+mod fleet;
 mod keys;
 mod tx;
 
@@ -28,6 +29,14 @@ pub enum Command {
     Cert(keys::CertCommand),
     #[command(flatten)]
     Tx(tx::TxCommand),
+    /// Per-device disk images: write a first-boot bundle onto an image's FAT boot
+    /// partition (no root).
+    #[command(subcommand)]
+    Image(fleet::ImageCommand),
+    /// Fleet provisioning: bundles for many devices, their batched registration, and
+    /// one stamped image each.
+    #[command(subcommand)]
+    Fleet(fleet::FleetCommand),
 }
 
 /// `--config FILE`.
@@ -112,5 +121,7 @@ pub fn main(command: Command) -> ExitCode {
         Command::Key(c) => keys::key(c),
         Command::Cert(c) => keys::cert(c),
         Command::Tx(c) => tx::run(c),
+        Command::Image(c) => fleet::image(c),
+        Command::Fleet(c) => fleet::fleet(c),
     }
 }

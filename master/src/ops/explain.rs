@@ -136,6 +136,12 @@ pub fn explain(code: u64, cx: &Context<'_>) -> AbortReport {
 
 /// Milliseconds since the epoch as RFC 3339 UTC (`2026-11-24T15:34:32Z`).
 pub fn iso(ms: u64) -> String {
+    let (y, m, d, h, mi, s) = civil(ms);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
+/// UTC (year, month, day, hour, minute, second) of `ms` since the epoch.
+pub fn civil(ms: u64) -> (i64, i64, i64, i64, i64, i64) {
     let secs = (ms / 1000) as i64;
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
@@ -150,12 +156,7 @@ pub fn iso(ms: u64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 #[cfg(test)]

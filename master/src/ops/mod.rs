@@ -1,7 +1,9 @@
 //! The operator and owner commands of `daas-master` as library functions (the clap
 //! layer is `src/cli/` in the binary): offline keys and certificates ([`keys`]), the
 //! owner's transactions and the worker list ([`owner`]), the AdminCap's and SlashCap's
-//! transactions ([`admin`]), and the one path every transaction takes ([`send`]):
+//! transactions ([`admin`]), fleet provisioning — first-boot bundles ([`bundle`]),
+//! per-device disk images ([`image`]) and the batched commands over them ([`fleet`]) —
+//! and the one path every transaction takes ([`send`]):
 //! built with `daas_protocol::tx`, gas and budget from `daas_protocol::chain::Submitter`,
 //! dry-run before it is sent (an abort is reported, not paid for), then either signed
 //! and executed or written unsigned for a cold or multisig signer.
@@ -12,7 +14,10 @@
 
 pub mod admin;
 pub mod amount;
+pub mod bundle;
 pub mod explain;
+pub mod fleet;
+pub mod image;
 pub mod keys;
 pub mod owner;
 pub mod send;
@@ -80,6 +85,12 @@ pub enum OpsError {
     /// Talking to the chain failed.
     #[error("{0}")]
     Chain(#[from] ChainError),
+    /// A first-boot bundle.
+    #[error("{0}")]
+    Bundle(#[from] bundle::BundleError),
+    /// A disk image to stamp.
+    #[error("{0}")]
+    Image(#[from] image::ImageError),
     /// The chain's state says no (fee above the cap, stake below the minimum, not the
     /// owner, unknown worker, revoked cap …): nothing was sent.
     #[error("{0}")]
@@ -99,6 +110,16 @@ impl OpsError {
     pub fn exit_code(&self) -> u8 {
         match self {
             OpsError::Chain(_) | OpsError::Refused(_) => EXIT_FAILURE,
+            // reading or writing failed (a card pulled out, a full disk): not a usage error
+            OpsError::Image(image::ImageError::Io { source, .. })
+            | OpsError::Bundle(bundle::BundleError::Io { source, .. })
+                if !matches!(
+                    source.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+                ) =>
+            {
+                EXIT_FAILURE
+            }
             _ => EXIT_USAGE,
         }
     }

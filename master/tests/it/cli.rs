@@ -1429,3 +1429,122 @@ async fn bad_arguments_and_configs_name_what_is_wrong() {
     let e = fails(&["workers", "--config", s(&down)], 1).await;
     assert!(e.contains("127.0.0.1:9"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fleet_keygen_and_register_through_the_binary_are_resumable() {
+    let env = Env::start().await;
+    let c = s(&env.graphql);
+    let (owner, key) = &env.stakers[2];
+    let bundles = env.path("bundles");
+    let root = env.info().root_key.public.clone();
+    let owner_s = owner.address().to_string();
+    let keygen = |count: &'static str| {
+        vec![
+            "fleet",
+            "keygen",
+            "--count",
+            count,
+            "--prefix",
+            "rack7-",
+            "--owner",
+            &owner_s,
+            "--config",
+            c,
+            "--root-public-key",
+            &root,
+            "--out",
+            s(&bundles),
+        ]
+    };
+    let made = ok_json(&keygen("3")).await;
+    assert_eq!(made["created"].as_array().unwrap().len(), 3);
+    let text = ok(&keygen("3")).await;
+    assert!(text.contains("0 bundles created, 3 kept"), "{text}");
+    assert!(!text.contains("k8s-daas-key"), "no key printed: {text}");
+    let register = [
+        "fleet",
+        "register",
+        "--bundles",
+        s(&bundles),
+        "--key",
+        s(key),
+        "--stake",
+        "1SUI",
+    ];
+    // the bundles' own agent.toml names the chain (GraphQL here)
+    let first = ok(&register).await;
+    assert!(
+        first.contains("3 registered, 0 skipped (already yours), 0 registered by others, 0 failed; 1 transaction"),
+        "{first}"
+    );
+    let again = ok(&register).await;
+    assert!(
+        again.contains("0 registered, 3 skipped (already yours)")
+            && again.contains("0 transactions"),
+        "{again}"
+    );
+    for row in made["created"].as_array().unwrap() {
+        let node_id = NodeId::parse(row["node_id"].as_str().unwrap()).unwrap();
+        let w = env.worker(&node_id).await.expect("registered");
+        assert_eq!(w.worker.owner, owner.address());
+        assert_eq!(w.worker.stake.value, SUI);
+    }
+
+    // bad input names the flag and exits 64
+    let mut bad_prefix = keygen("3");
+    bad_prefix[5] = "Rack_";
+    let e = fails(&bad_prefix, 64).await;
+    assert!(e.contains("--prefix"), "{e}");
+    let (_, other_key) = &env.stakers[1];
+    let e = fails(
+        &[
+            "fleet",
+            "register",
+            "--bundles",
+            s(&bundles),
+            "--key",
+            s(other_key),
+            "--stake",
+            "1SUI",
+        ],
+        64,
+    )
+    .await;
+    assert!(
+        e.contains("--key") && e.contains("not for this key's address"),
+        "{e}"
+    );
+    let e = fails(
+        &[
+            "fleet",
+            "register",
+            "--bundles",
+            s(&env.path("none")),
+            "--key",
+            s(key),
+            "--stake",
+            "1SUI",
+        ],
+        64,
+    )
+    .await;
+    assert!(e.contains("--bundles"), "{e}");
+    let not_an_image = env.path("notes.txt");
+    std::fs::write(&not_an_image, "hello").unwrap();
+    let one = made["created"][0]["dir"].as_str().unwrap();
+    let e = fails(
+        &[
+            "image",
+            "stamp",
+            "--image",
+            s(&not_an_image),
+            "--bundle",
+            one,
+            "--out",
+            s(&env.path("o.img")),
+        ],
+        64,
+    )
+    .await;
+    assert!(e.contains("--image") && e.contains("notes.txt"), "{e}");
+}
