@@ -387,6 +387,7 @@ impl Driver {
         let mut issued_any = false;
         let mut active_any = false;
         for (mut row, read) in reads {
+            let stored = row.clone();
             let read = match read {
                 Ok(r) => r,
                 Err(e) => {
@@ -454,7 +455,17 @@ impl Driver {
             for t in &d.delete {
                 deletions.push((row.worker_id, t.clone()));
             }
-            if let Some(row) = self.apply(row, &read, d, now) {
+            if let Some(mut row) = self.apply(row, &read, d, now) {
+                // `updated_ms` is the last *change* (the dashboard's column): a read
+                // that changed nothing but the dirty flag keeps it.
+                let unchanged = WorkerRow {
+                    dirty: stored.dirty,
+                    updated_ms: stored.updated_ms,
+                    ..row.clone()
+                } == stored;
+                if unchanged {
+                    row.updated_ms = stored.updated_ms;
+                }
                 issued_any |= row.stage == Stage::Issued;
                 active_any |= row.stage == Stage::Active;
                 writes.push(row);
