@@ -77,6 +77,18 @@ fn write_rootfs(f: &mut File, offset: u64) {
     f.write_all_at(ROOTFS_MAGIC, offset).unwrap();
 }
 
+/// A new all-zero (sparse) file of `len` bytes.
+fn blank_disk(path: &Path, len: u64) -> File {
+    let f = File::options()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .unwrap();
+    f.set_len(len).unwrap();
+    f
+}
+
 /// An MBR image: partition 1 FAT (type `fat_type`, `fat_mib` MiB, unformatted when
 /// `format` is false) at 1 MiB, partition 2 Linux (4 MiB) after it.
 fn mbr_image(path: &Path, fat_type: u8, fat_mib: u64, format: bool) -> (u64, u64) {
@@ -84,13 +96,7 @@ fn mbr_image(path: &Path, fat_type: u8, fat_mib: u64, format: bool) -> (u64, u64
     let fat_len = fat_mib * MIB;
     let root_off = fat_off + fat_len;
     let total = root_off + 4 * MIB;
-    let mut f = File::options()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .unwrap();
-    f.set_len(total).unwrap();
+    let mut f = blank_disk(path, total);
     let mut mbr = mbrman::MBR::new_from(&mut f, 512, [0xde, 0xad, 0xbe, 0xef]).unwrap();
     let entry = |sys, start: u64, len: u64| mbrman::MBRPartitionEntry {
         boot: 0,
@@ -113,13 +119,7 @@ fn mbr_image(path: &Path, fat_type: u8, fat_mib: u64, format: bool) -> (u64, u64
 /// A GPT image: an EFI System partition (FAT, 8 MiB) and a Linux one (4 MiB).
 fn gpt_image(path: &Path) -> (u64, u64) {
     let total = 16 * MIB;
-    let mut f = File::options()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .unwrap();
-    f.set_len(total).unwrap();
+    let mut f = blank_disk(path, total);
     gpt::mbr::ProtectiveMBR::with_lb_size((total / 512 - 1) as u32)
         .overwrite_lba0(&mut f)
         .unwrap();
