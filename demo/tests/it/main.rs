@@ -108,20 +108,22 @@ fn up_joins_over_graphql_through_faults() {
     assert!(stdout.contains("sandbox GraphQL"), "{stdout}");
 }
 
+/// Runs `daas-demo up ARGS`, which must exit 64 with every one of `words` in its
+/// stderr; returns its stdout.
+fn refused(args: &[&str], words: &[&str]) -> String {
+    let (code, stdout, stderr) = up(args);
+    assert_eq!(code, 64, "{args:?}:\n{stdout}{stderr}");
+    for w in words {
+        assert!(stderr.contains(w), "{args:?}: no {w:?} in:\n{stderr}");
+    }
+    stdout
+}
+
 #[test]
 fn bad_flags_exit_64_naming_the_flag() {
-    let (code, _, stderr) = up(&["--workers", "0"]);
-    assert_eq!(code, 64, "{stderr}");
-    assert!(stderr.contains("--workers"), "{stderr}");
-    let (code, _, stderr) = up(&["--faults", "flood:0.5"]);
-    assert_eq!(code, 64, "{stderr}");
-    assert!(
-        stderr.contains("--faults") && stderr.contains("flood"),
-        "{stderr}"
-    );
-    let (code, _, stderr) = up(&["--transport", "grpc"]);
-    assert_eq!(code, 64, "{stderr}");
-    assert!(stderr.contains("--transport"), "{stderr}");
+    refused(&["--workers", "0"], &["--workers"]);
+    refused(&["--faults", "flood:0.5"], &["--faults", "flood"]);
+    refused(&["--transport", "grpc"], &["--transport"]);
 }
 
 #[test]
@@ -216,29 +218,20 @@ fn agent_bin_and_runner_run_init_run_and_status() {
 
 #[test]
 fn a_bad_agent_bin_or_runner_exits_64_naming_the_flag() {
-    let (code, _, stderr) = up(&["--agent-bin", "/nonexistent/daas-agent"]);
-    assert_eq!(code, 64, "{stderr}");
-    assert!(
-        stderr.contains("--agent-bin") && stderr.contains("/nonexistent/daas-agent"),
-        "{stderr}"
-    );
+    let path = "/nonexistent/daas-agent";
+    refused(&["--agent-bin", path], &["--agent-bin", path]);
     // A program that is not daas-agent is refused before any board is made.
-    let (code, stdout, stderr) = up(&["--agent-bin", "/bin/sh"]);
-    assert_eq!(code, 64, "{stdout}{stderr}");
-    assert!(
-        stderr.contains("--agent-bin") && stderr.contains("not `daas-agent"),
-        "{stderr}"
+    let stdout = refused(
+        &["--agent-bin", "/bin/sh"],
+        &["--agent-bin", "not `daas-agent"],
     );
     assert!(!stdout.contains("boards "), "{stdout}");
-    let (code, _, stderr) = up(&["--agent-runner", "no-such-qemu-here"]);
-    assert_eq!(code, 64, "{stderr}");
-    assert!(
-        stderr.contains("--agent-runner") && stderr.contains("no-such-qemu-here"),
-        "{stderr}"
+    let runner = "no-such-qemu-here";
+    refused(&["--agent-runner", runner], &["--agent-runner", runner]);
+    refused(
+        &["--summary-json", "/nonexistent/dir/s.json"],
+        &["--summary-json", "/nonexistent/dir"],
     );
-    let (code, _, stderr) = up(&["--summary-json", "/nonexistent/dir/s.json"]);
-    assert_eq!(code, 64, "{stderr}");
-    assert!(stderr.contains("--summary-json"), "{stderr}");
 }
 
 /// Processes whose command line mentions `needle`.
