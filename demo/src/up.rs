@@ -11,6 +11,10 @@
 //! The boards' trees stand in for `/etc`, `/var/lib` and `/run` of a real board (keys
 //! 0600 in 0700, the token file 0600); they live in a private temporary folder that is
 //! removed when the demo ends.
+//!
+//! `--agent-bin` and `--agent-runner` run the boards' agent from another build (a static
+//! cross build under qemu, for `cross/smoke`), and `--summary-json` writes what a run
+//! ended with for a machine to compare.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal as _, Write as _};
@@ -50,6 +54,130 @@ pub struct Up {
     /// Ctrl-C stops it.
     #[arg(long)]
     keep: bool,
+    /// The boards' `daas-agent` (default: this binary, as `bin/daas-agent`), e.g. a
+    /// static cross build: `--agent-bin target/dist/aarch64-unknown-linux-musl/daas-agent`.
+    /// It runs `init`, `run` and `status`; the `k3s` it starts stays this binary's.
+    #[arg(long, value_name = "PATH", value_parser = parse_agent_bin)]
+    agent_bin: Option<PathBuf>,
+    /// A command the boards' agent runs under, its words split at spaces, e.g.
+    /// `--agent-runner qemu-aarch64-static` for an aarch64 `--agent-bin`.
+    #[arg(long, value_name = "CMD", value_parser = parse_runner)]
+    agent_runner: Option<Runner>,
+    /// When every board has joined, write per board its worker (status, token
+    /// version), its agent's `status --json` and the exit codes of the agent's `init`,
+    /// `status` and `run` (after its SIGTERM) to FILE as JSON.
+    #[arg(long, value_name = "FILE", value_parser = parse_summary_path)]
+    summary_json: Option<PathBuf>,
+}
+
+fn parse_agent_bin(s: &str) -> Result<PathBuf, String> {
+    let p = Path::new(s);
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_file() => std::path::absolute(p).map_err(|e| format!("{s}: {e}")),
+        Ok(_) => Err(format!("{s}: not a file")),
+        Err(e) => Err(format!(
+            "{s}: {e} (build one with `cross/build aarch64`, into target/dist/)"
+        )),
+    }
+}
+
+/// A command prefix: the program and its first arguments.
+#[derive(Debug, Clone)]
+struct Runner(Vec<String>);
+
+fn parse_runner(s: &str) -> Result<Runner, String> {
+    let words: Vec<String> = s.split_whitespace().map(str::to_string).collect();
+    let Some(prog) = words.first() else {
+        return Err("empty: give a command, e.g. qemu-aarch64-static".into());
+    };
+    let found = if prog.contains('/') {
+        Path::new(prog).is_file()
+    } else {
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(prog).is_file()))
+    };
+    if found {
+        Ok(Runner(words))
+    } else {
+        Err(format!(
+            "{prog}: not found{} (qemu-aarch64-static is in Debian's qemu-user-static)",
+            if prog.contains('/') { "" } else { " on PATH" }
+        ))
+    }
+}
+
+fn parse_summary_path(s: &str) -> Result<PathBuf, String> {
+    let p = PathBuf::from(s);
+    let parent = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if parent.is_dir() {
+        Ok(p)
+    } else {
+        Err(format!("{}: no such folder", parent.display()))
+    }
+}
+
+/// How the boards' agent is started: `[runner…] bin ARGS…`.
+struct AgentCmd {
+    runner: Vec<String>,
+    bin: PathBuf,
+}
+
+impl AgentCmd {
+    fn command(&self) -> std::process::Command {
+        match self.runner.split_first() {
+            Some((prog, args)) => {
+                let mut c = std::process::Command::new(prog);
+                c.args(args).arg(&self.bin);
+                c
+            }
+            None => std::process::Command::new(&self.bin),
+        }
+    }
+
+    /// The command line, for people and for the summary.
+    fn shown(&self) -> String {
+        let mut words = self.runner.clone();
+        words.push(self.bin.display().to_string());
+        words.join(" ")
+    }
+
+    /// Fails unless `--version` says `daas-agent …`: a wrong `--agent-bin` or a
+    /// missing `--agent-runner` is told at once, not as a board that never joins.
+    async fn check(&self) -> Result<(), String> {
+        let hint = "give a daas-agent binary (e.g. target/dist/aarch64-unknown-linux-musl/daas-agent \
+                    from `cross/build aarch64`) and, for another architecture, --agent-runner \
+                    (e.g. qemu-aarch64-static)";
+        let out = tokio::process::Command::from(self.command())
+            .arg("--version")
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .map_err(|e| format!("cannot run `{} --version`: {e}: {hint}", self.shown()))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if out.status.success() && stdout.starts_with("daas-agent ") {
+            Ok(())
+        } else {
+            let printed = format!(
+                "{}{}",
+                stdout.trim(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            Err(format!(
+                "`{} --version` ({}) printed {printed:?}, not `daas-agent …`: {hint}",
+                self.shown(),
+                out.status,
+            ))
+        }
+    }
+}
+
+/// A child's exit code, 128 + the signal's number for a signal (as a shell says).
+fn exit_code(st: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt as _;
+    st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
 }
 
 fn parse_transport(s: &str) -> Result<TransportKind, String> {
@@ -133,9 +261,16 @@ struct Board {
     owner: usize,
     root: PathBuf,
     config: PathBuf,
+    status_file: PathBuf,
     log: PathBuf,
     log_read: usize,
     agent: Option<std::process::Child>,
+    /// Exit codes of the agent's `init`, `status --json` and `run` (after its SIGTERM).
+    init_exit: i32,
+    status_exit: Option<i32>,
+    run_exit: Option<i32>,
+    /// `daas-agent status --json`, read while joined (`--summary-json` only).
+    status: Option<serde_json::Value>,
     worker: Option<ObjectId>,
     token_version: u64,
     /// When the demo first saw each step (since the registrations).
@@ -201,10 +336,14 @@ impl Boards {
             if let Some(mut c) = b.agent.take() {
                 loop {
                     match c.try_wait() {
-                        Ok(Some(_)) | Err(_) => break,
+                        Ok(Some(st)) => {
+                            b.run_exit = Some(exit_code(st));
+                            break;
+                        }
+                        Err(_) => break,
                         Ok(None) if Instant::now() > deadline => {
                             signal(c.id(), nix::sys::signal::Signal::SIGKILL);
-                            let _ = c.wait();
+                            b.run_exit = c.wait().ok().map(exit_code);
                             break;
                         }
                         Ok(None) => std::thread::sleep(Duration::from_millis(20)),
@@ -294,7 +433,17 @@ async fn run(up: Up) -> anyhow::Result<ExitCode> {
         std::os::unix::fs::symlink(&exe, bin.join(name))
             .with_context(|| format!("linking {}", bin.join(name).display()))?;
     }
-    let agent_bin = bin.join(multicall::AGENT);
+    let agent = AgentCmd {
+        runner: up.agent_runner.clone().map(|r| r.0).unwrap_or_default(),
+        bin: up
+            .agent_bin
+            .clone()
+            .unwrap_or_else(|| bin.join(multicall::AGENT)),
+    };
+    if let Err(e) = agent.check().await {
+        eprintln!("daas-demo: the boards' agent (--agent-bin, --agent-runner): {e}");
+        return Ok(ExitCode::from(64));
+    }
     out.line(&format!(
         "chain   sandbox {} at {} (chain id {})",
         transport_name(up.transport),
@@ -314,11 +463,11 @@ async fn run(up: Up) -> anyhow::Result<ExitCode> {
     // The boards: keys made on each by `daas-agent init`, then the agent started.
     let mut boards = Boards(Vec::with_capacity(n));
     for i in 0..n {
-        let b = board(&stage, &agent_bin, &bin, i, up.transport).await?;
+        let b = board(&stage, &agent, &bin, i, up.transport).await?;
         boards.0.push(b);
     }
     for b in &mut boards.0 {
-        b.agent = Some(start_agent(&agent_bin, b)?);
+        b.agent = Some(start_agent(&agent, b)?);
     }
     out.line(&format!(
         "boards  {n} × daas-agent (each supervising its own k3s agent), started in {:.1} s",
@@ -427,6 +576,11 @@ async fn run(up: Up) -> anyhow::Result<ExitCode> {
     }
     out.line("");
     summary(&mut out, &boards.0, &tally, t0_ms);
+    if up.summary_json.is_some() {
+        for b in &mut boards.0 {
+            read_status(&agent, b, deadline).await?;
+        }
+    }
 
     if up.keep {
         out.line("");
@@ -439,7 +593,7 @@ async fn run(up: Up) -> anyhow::Result<ExitCode> {
         ));
         out.line(&format!(
             "  a board     {} status --config {}",
-            agent_bin.display(),
+            agent.shown(),
             boards.0[0].config.display()
         ));
         out.line(&format!("  dashboard   http://{master}/"));
@@ -458,7 +612,76 @@ async fn run(up: Up) -> anyhow::Result<ExitCode> {
     }
     boards.stop();
     stage.stop_master().await?;
+    if let Some(path) = &up.summary_json {
+        let v = summary_json(&up, &agent, &boards.0, &tally);
+        let text = serde_json::to_string_pretty(&v)? + "\n";
+        std::fs::write(path, text)
+            .with_context(|| format!("writing --summary-json {}", path.display()))?;
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `daas-agent status --json` for `b`, through the boards' runner, once its agent has
+/// seen its worker Active (its status file lags the chain by up to one poll) or at
+/// `deadline`: what it reports is then the same however fast the agent runs.
+async fn read_status(agent: &AgentCmd, b: &mut Board, deadline: Instant) -> anyhow::Result<()> {
+    while Instant::now() < deadline {
+        let seen = std::fs::read(&b.status_file)
+            .ok()
+            .and_then(|t| serde_json::from_slice::<serde_json::Value>(&t).ok())
+            .is_some_and(|v| v["chain_status"] == "active");
+        if seen {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = tokio::process::Command::from(agent.command())
+        .arg("status")
+        .arg("--config")
+        .arg(&b.config)
+        .arg("--json")
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .with_context(|| format!("running `{} status`", agent.shown()))?;
+    b.status_exit = Some(exit_code(out.status));
+    b.status = serde_json::from_slice(&out.stdout).ok();
+    Ok(())
+}
+
+/// What `--summary-json` writes (demo/README.md shows it).
+fn summary_json(up: &Up, agent: &AgentCmd, boards: &[Board], tally: &Tally) -> serde_json::Value {
+    let boards: Vec<_> = boards
+        .iter()
+        .map(|b| {
+            serde_json::json!({
+                "node_id": b.node_id.as_str(),
+                "worker_id": b.worker.map(|w| w.to_string()),
+                "worker_status": worker_status(b, tally).name(),
+                "token_version": b.token_version,
+                "agent_status": b.status,
+                "exit": {
+                    "init": b.init_exit,
+                    "status": b.status_exit,
+                    "run": b.run_exit,
+                },
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "workers": up.workers,
+        "transport": transport_name(up.transport),
+        "agent": agent.shown(),
+        "boards": boards,
+    })
+}
+
+fn worker_status(b: &Board, tally: &Tally) -> WorkerStatus {
+    b.worker
+        .and_then(|w| tally.status.get(&w))
+        .map_or(WorkerStatus::Pending, |s| {
+            WorkerStatus::from_u8(*s).unwrap_or(WorkerStatus::Pending)
+        })
 }
 
 fn transport_name(t: TransportKind) -> &'static str {
@@ -493,7 +716,7 @@ fn step_line(out: &mut Out, b: &Board, s: Step, at: Duration) {
 /// Makes board `i`'s tree, its keys (`daas-agent init`) and its `agent.toml`.
 async fn board(
     stage: &Stage,
-    agent_bin: &Path,
+    agent: &AgentCmd,
     bin: &Path,
     i: usize,
     transport: TransportKind,
@@ -511,7 +734,7 @@ async fn board(
     }
     let owner = i % stage.accounts.len();
     let key_dir = p("var/lib/k8s-daas");
-    let init = tokio::process::Command::new(agent_bin)
+    let init = tokio::process::Command::from(agent.command())
         .args(["init", "--label", &format!("board{i}"), "--dir"])
         .arg(&key_dir)
         .arg("--registry")
@@ -522,7 +745,7 @@ async fn board(
         .stdin(Stdio::null())
         .output()
         .await
-        .context("running daas-agent init")?;
+        .with_context(|| format!("running `{} init`", agent.shown()))?;
     if !init.status.success() {
         bail!(
             "daas-agent init for board {i}: {}",
@@ -538,6 +761,7 @@ async fn board(
             .context("init: no seal token")?,
     )?;
     let config = p("etc/k8s-daas/agent.toml");
+    let status_file = p("run/k8s-daas/status.json");
     let text = format!(
         r#"# Board {i} of the demo: the paths stand in for a board's /etc, /var/lib and /run;
 # the polls are faster than a board's defaults, so the demo is quick.
@@ -570,7 +794,7 @@ joined_ms = 1000
 "#,
         root_key = stage.info.root_key.public,
         key_dir = key_dir.display(),
-        status = p("run/k8s-daas/status.json").display(),
+        status = status_file.display(),
         chain_id = stage.chain_id,
         transport = match transport {
             TransportKind::Jsonrpc => "jsonrpc",
@@ -592,9 +816,14 @@ joined_ms = 1000
         owner,
         log: p("agent.log"),
         config,
+        status_file,
         root,
         log_read: 0,
         agent: None,
+        init_exit: exit_code(init.status),
+        status_exit: None,
+        run_exit: None,
+        status: None,
         worker: None,
         token_version: 0,
         seen: [None; 9],
@@ -603,10 +832,11 @@ joined_ms = 1000
 }
 
 /// `daas-agent run` for `b`, in its own process group, its log in `agent.log`.
-fn start_agent(agent_bin: &Path, b: &Board) -> anyhow::Result<std::process::Child> {
+fn start_agent(agent: &AgentCmd, b: &Board) -> anyhow::Result<std::process::Child> {
     use std::os::unix::process::CommandExt as _;
     let log = std::fs::File::create(&b.log)?;
-    std::process::Command::new(agent_bin)
+    agent
+        .command()
         .arg("run")
         .arg("--config")
         .arg(&b.config)
@@ -743,14 +973,7 @@ fn summary(out: &mut Out, boards: &[Board], tally: &Tally, t0_ms: u64) {
     let rows: Vec<[String; 5]> = boards
         .iter()
         .map(|b| {
-            let status = b
-                .worker
-                .and_then(|w| tally.status.get(&w))
-                .map_or(WorkerStatus::Pending, |s| {
-                    WorkerStatus::from_u8(*s).unwrap_or(WorkerStatus::Pending)
-                })
-                .name()
-                .to_string();
+            let status = worker_status(b, tally).name().to_string();
             let secs = if b.reached(Step::NodeReady) {
                 let tl = b.timeline(t0_ms);
                 let (r, n) = (tl[Step::Registered as usize], tl[Step::NodeReady as usize]);

@@ -111,20 +111,130 @@ fn up_joins_over_graphql_through_faults() {
     assert!(stdout.contains("sandbox GraphQL"), "{stdout}");
 }
 
+/// Runs `daas-demo up ARGS`, which must exit 64 with every one of `words` in its
+/// stderr; returns its stdout.
+fn refused(args: &[&str], words: &[&str]) -> String {
+    let (code, stdout, stderr) = up(args);
+    assert_eq!(code, 64, "{args:?}:\n{stdout}{stderr}");
+    for w in words {
+        assert!(stderr.contains(w), "{args:?}: no {w:?} in:\n{stderr}");
+    }
+    stdout
+}
+
 #[test]
 fn bad_flags_exit_64_naming_the_flag() {
-    let (code, _, stderr) = up(&["--workers", "0"]);
-    assert_eq!(code, 64, "{stderr}");
-    assert!(stderr.contains("--workers"), "{stderr}");
-    let (code, _, stderr) = up(&["--faults", "flood:0.5"]);
-    assert_eq!(code, 64, "{stderr}");
+    refused(&["--workers", "0"], &["--workers"]);
+    refused(&["--faults", "flood:0.5"], &["--faults", "flood"]);
+    refused(&["--transport", "grpc"], &["--transport"]);
+}
+
+#[test]
+fn summary_json_of_a_native_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("summary.json");
+    let (code, stdout, stderr) = up(&["--workers", "1", "--summary-json", file.to_str().unwrap()]);
+    check_joined(code, &stdout, &stderr, 1);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(v["workers"], 1, "{v:#}");
+    assert_eq!(v["transport"], "JSON-RPC", "{v:#}");
     assert!(
-        stderr.contains("--faults") && stderr.contains("flood"),
-        "{stderr}"
+        v["agent"].as_str().unwrap().ends_with("/bin/daas-agent"),
+        "{v:#}"
     );
-    let (code, _, stderr) = up(&["--transport", "grpc"]);
-    assert_eq!(code, 64, "{stderr}");
-    assert!(stderr.contains("--transport"), "{stderr}");
+    let boards = v["boards"].as_array().unwrap();
+    assert_eq!(boards.len(), 1, "{v:#}");
+    let b = &boards[0];
+    let node = b["node_id"].as_str().unwrap();
+    // The same board as the table's, and as its agent's status file.
+    assert_eq!(summary(&stdout)[0].0, node, "{stdout}");
+    assert!(b["worker_id"].as_str().unwrap().starts_with("0x"), "{b:#}");
+    assert_eq!(b["worker_status"], "active", "{b:#}");
+    assert_eq!(b["token_version"], 1, "{b:#}");
+    let st = &b["agent_status"];
+    assert_eq!(st["node_id"], node, "{b:#}");
+    assert_eq!(st["worker_id"], b["worker_id"], "{b:#}");
+    assert_eq!(st["phase"], "joined", "{b:#}");
+    assert_eq!(st["token_version"], 1, "{b:#}");
+    assert_eq!(st["k3s"]["state"], "running", "{b:#}");
+    assert_eq!(st["k3s"]["joined"], true, "{b:#}");
+    assert_eq!(
+        b["exit"],
+        serde_json::json!({"init": 0, "status": 0, "run": 0}),
+        "{b:#}"
+    );
+}
+
+/// `--agent-bin` and `--agent-runner` are what runs the boards' agent: a runner that
+/// logs each command line, in front of another path to an agent.
+#[test]
+fn agent_bin_and_runner_run_init_run_and_status() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let agent = dir.path().join("daas-agent");
+    std::os::unix::fs::symlink(DEMO, &agent).unwrap();
+    let calls = dir.path().join("calls");
+    let runner = dir.path().join("runner");
+    std::fs::write(
+        &runner,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\nexec \"$@\"\n",
+            calls.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&runner, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let file = dir.path().join("summary.json");
+    let (code, stdout, stderr) = up(&[
+        "--workers",
+        "1",
+        "--agent-bin",
+        agent.to_str().unwrap(),
+        "--agent-runner",
+        runner.to_str().unwrap(),
+        "--summary-json",
+        file.to_str().unwrap(),
+    ]);
+    check_joined(code, &stdout, &stderr, 1);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    assert_eq!(
+        v["agent"],
+        format!("{} {}", runner.display(), agent.display()),
+        "{v:#}"
+    );
+    assert_eq!(v["boards"][0]["agent_status"]["phase"], "joined", "{v:#}");
+    let calls = std::fs::read_to_string(&calls).unwrap();
+    let subcommands: Vec<&str> = calls
+        .lines()
+        .map(|l| {
+            let (bin, rest) = l.split_once(' ').unwrap_or((l, ""));
+            assert_eq!(bin, agent.to_str().unwrap(), "{calls}");
+            rest.split_whitespace().next().unwrap_or("")
+        })
+        .collect();
+    assert_eq!(
+        subcommands,
+        ["--version", "init", "run", "status"],
+        "{calls}"
+    );
+}
+
+#[test]
+fn a_bad_agent_bin_or_runner_exits_64_naming_the_flag() {
+    let path = "/nonexistent/daas-agent";
+    refused(&["--agent-bin", path], &["--agent-bin", path]);
+    // A program that is not daas-agent is refused before any board is made.
+    let stdout = refused(
+        &["--agent-bin", "/bin/sh"],
+        &["--agent-bin", "not `daas-agent"],
+    );
+    assert!(!stdout.contains("boards "), "{stdout}");
+    let runner = "no-such-qemu-here";
+    refused(&["--agent-runner", runner], &["--agent-runner", runner]);
+    refused(
+        &["--summary-json", "/nonexistent/dir/s.json"],
+        &["--summary-json", "/nonexistent/dir"],
+    );
 }
 
 /// Processes whose command line mentions `needle`.
