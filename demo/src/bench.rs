@@ -90,11 +90,7 @@ pub enum Bench {
 }
 
 fn transport(s: &str) -> anyhow::Result<TransportKind> {
-    match s {
-        "jsonrpc" => Ok(TransportKind::Jsonrpc),
-        "graphql" => Ok(TransportKind::Graphql),
-        other => bail!("--transport {other:?}: expected jsonrpc or graphql"),
-    }
+    crate::stage::parse_transport(s).map_err(|e| anyhow::anyhow!("--transport {e}"))
 }
 
 /// Runs a benchmark; its line on stdout.

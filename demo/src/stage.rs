@@ -31,6 +31,31 @@ pub const REGISTRATIONS_PER_TX: usize = 250;
 /// One SUI.
 const SUI: u64 = 1_000_000_000;
 
+/// `jsonrpc` or `graphql`: a transport as flags and config files spell it.
+pub fn transport_word(t: TransportKind) -> &'static str {
+    match t {
+        TransportKind::Jsonrpc => "jsonrpc",
+        _ => "graphql",
+    }
+}
+
+/// A `--transport` value: `jsonrpc` or `graphql`.
+pub fn parse_transport(s: &str) -> Result<TransportKind, String> {
+    match s {
+        "jsonrpc" => Ok(TransportKind::Jsonrpc),
+        "graphql" => Ok(TransportKind::Graphql),
+        other => Err(format!("{other:?}: use jsonrpc or graphql")),
+    }
+}
+
+/// The sandbox chain's URL for transport `t`.
+pub fn endpoint(info: &SandboxInfo, t: TransportKind) -> &str {
+    match t {
+        TransportKind::Jsonrpc => &info.rpc_url,
+        _ => &info.graphql_url,
+    }
+}
+
 /// `daas-demo master run --config FILE`: the master, as `daas-master run` runs it.
 #[derive(Debug, clap::Subcommand)]
 pub enum MasterCmd {
@@ -152,10 +177,7 @@ impl Stage {
             kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?,
         )?;
         let chain_id: ChainId = info.chain_id.parse()?;
-        let endpoint = match transport {
-            TransportKind::Jsonrpc => info.rpc_url.clone(),
-            _ => info.graphql_url.clone(),
-        };
+        let endpoint = endpoint(&info, transport).to_string();
         let chain = AnyChain::connect(&ChainConfig::new(
             chain_id,
             transport,
@@ -205,10 +227,7 @@ concurrency = 64
 [http]
 listen = "127.0.0.1:0"
 "#,
-            transport = match transport {
-                TransportKind::Jsonrpc => "jsonrpc",
-                _ => "graphql",
-            },
+            transport = transport_word(transport),
             package = info.package_id,
             registry = info.registry_id,
             cap = info.master_cap_id,

@@ -29,7 +29,7 @@ use daas_protocol::{NodeId, ObjectId, SealToken};
 use daas_sandbox::faults::Faults;
 
 use crate::multicall;
-use crate::stage::{Stage, Tally};
+use crate::stage::{Stage, Tally, endpoint, parse_transport, transport_word};
 
 /// Run the whole flow: chain, cluster, master and N boards, until every board is a
 /// Ready node and an Active worker.
@@ -178,14 +178,6 @@ impl AgentCmd {
 fn exit_code(st: std::process::ExitStatus) -> i32 {
     use std::os::unix::process::ExitStatusExt as _;
     st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
-}
-
-fn parse_transport(s: &str) -> Result<TransportKind, String> {
-    match s {
-        "jsonrpc" => Ok(TransportKind::Jsonrpc),
-        "graphql" => Ok(TransportKind::Graphql),
-        other => Err(format!("{other:?}: use jsonrpc or graphql")),
-    }
 }
 
 /// What a board goes through, in order.
@@ -447,7 +439,7 @@ async fn run(up: Up) -> anyhow::Result<ExitCode> {
     out.line(&format!(
         "chain   sandbox {} at {} (chain id {})",
         transport_name(up.transport),
-        endpoint(&stage, up.transport),
+        endpoint(&stage.info, up.transport),
         stage.chain_id
     ));
     out.line(&format!("cluster daas-k3s server at {}", stage.k3s.url));
@@ -691,13 +683,6 @@ fn transport_name(t: TransportKind) -> &'static str {
     }
 }
 
-fn endpoint(stage: &Stage, t: TransportKind) -> &str {
-    match t {
-        TransportKind::Jsonrpc => &stage.info.rpc_url,
-        _ => &stage.info.graphql_url,
-    }
-}
-
 fn step_line(out: &mut Out, b: &Board, s: Step, at: Duration) {
     let extra = match s {
         Step::OnChain | Step::Opened if b.token_version > 0 => {
@@ -796,11 +781,8 @@ joined_ms = 1000
         key_dir = key_dir.display(),
         status = status_file.display(),
         chain_id = stage.chain_id,
-        transport = match transport {
-            TransportKind::Jsonrpc => "jsonrpc",
-            _ => "graphql",
-        },
-        endpoint = endpoint(stage, transport),
+        transport = transport_word(transport),
+        endpoint = endpoint(&stage.info, transport),
         package = stage.package_id,
         registry = stage.registry_id,
         k3s = bin.join(multicall::K3S).display(),

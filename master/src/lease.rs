@@ -266,16 +266,11 @@ impl Elector {
                 (true, Some(t)) => (Instant::now() + pause).min(t + self.s.renew_deadline),
                 _ => Instant::now() + pause,
             };
+            // Woken at the renew deadline, the next attempt's deadline has passed: it
+            // ends at once and the check above steps down.
             tokio::select! {
                 _ = &mut stop => break,
                 _ = tokio::time::sleep_until(wake) => {}
-            }
-            if self.leading
-                && let Some(t) = last_renew
-                && t.elapsed() >= self.s.renew_deadline
-            {
-                self.step_down(&leader);
-                last_renew = None;
             }
         }
         let was_leading = self.leading;

@@ -15,7 +15,9 @@ use daas_protocol::onchain::{RegistryEvent, WorkerStatus};
 use daas_sandbox::testbin::{Guard, Logs};
 use nix::sys::signal::Signal;
 
-use crate::world::{MASTER, MINUTE, World, eventually, free_port, spawn_master, write_private};
+use crate::world::{
+    MASTER, MINUTE, World, eventually, free_port, metric_at, spawn_master, write_private,
+};
 
 const LEASE: &str = "kube-system/k8s-daas-master";
 
@@ -115,19 +117,6 @@ async fn wait_role(http: &str, want: &str, timeout: Duration) {
     .await;
 }
 
-/// The value of a `/metrics` series of the master serving `http` (0 if absent).
-async fn metric(http: &str, series: &str) -> u64 {
-    let body = reqwest::get(format!("http://{http}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    body.lines()
-        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-        .map_or(0, |v| v.trim().parse().unwrap())
-}
-
 /// The time at the start of a log line (tracing's plain format).
 fn line_time(line: &str) -> k8s_openapi::jiff::Timestamp {
     line.split_whitespace()
@@ -140,7 +129,7 @@ fn line_time(line: &str) -> k8s_openapi::jiff::Timestamp {
 /// signer or a stale version (what two processes on one owned object would cause).
 async fn assert_no_object_refusals(http: &str, logs: &Logs) {
     assert_eq!(
-        metric(http, "daas_master_rpc_errors_total{kind=\"rejected\"}").await,
+        metric_at(http, "daas_master_rpc_errors_total{kind=\"rejected\"}").await,
         0,
         "{http}: a transaction was refused"
     );

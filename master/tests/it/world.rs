@@ -81,6 +81,24 @@ pub async fn spawn_master(config: &Path, crash_at: Option<&str>) -> Guard {
     g
 }
 
+/// The value of one series in `/metrics` of the master serving `http` (`name` or
+/// `name{labels}` exactly as exported), 0 while it has not been exported yet.
+pub async fn metric_at(http: &str, series: &str) -> u64 {
+    let r = reqwest::get(format!("http://{http}/metrics"))
+        .await
+        .expect("http");
+    let code = r.status().as_u16();
+    let body = r.text().await.unwrap();
+    assert_eq!(code, 200, "{body}");
+    body.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map_or(0, |v| {
+            v.trim()
+                .parse()
+                .unwrap_or_else(|e| panic!("{series} in /metrics: {e}: {v}"))
+        })
+}
+
 /// A device: its keys, node_id and seal token.
 pub struct Device {
     pub identity: IdentityKey,
@@ -649,18 +667,9 @@ listen = "{http}"
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("/api/workers shape: {e}: {body}"))
     }
 
-    /// The value of one series in `/metrics` (`name` or `name{labels}` exactly as
-    /// exported), 0 while it has not been exported yet.
+    /// [`metric_at`] of this world's master.
     pub async fn metric(&self, series: &str) -> u64 {
-        let (code, body) = self.http_get("/metrics").await;
-        assert_eq!(code, 200, "{body}");
-        body.lines()
-            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
-            .map_or(0, |v| {
-                v.trim()
-                    .parse()
-                    .unwrap_or_else(|e| panic!("{series} in /metrics: {e}: {v}"))
-            })
+        metric_at(&self.http, series).await
     }
 
     /// Waits until a counter has grown by `n` from now, so a test can assert that
