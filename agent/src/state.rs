@@ -131,17 +131,25 @@ impl State {
                 });
             }
         };
-        let state: State = serde_json::from_slice(&text).map_err(|e| StateError::Corrupt {
+        Self::from_json(&text).map_err(|reason| StateError::Corrupt {
             path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+            reason,
+        })
+    }
+
+    /// Decodes the text of a state file (what [`Self::load`] does once it has read it);
+    /// the error is the reason, without the path.
+    pub fn from_json(text: &[u8]) -> Result<Self, String> {
+        let state: State = serde_json::from_slice(text).map_err(|e| e.to_string())?;
         if state.version != VERSION {
-            return Err(StateError::Corrupt {
-                path: path.to_path_buf(),
-                reason: format!("version {} is not {VERSION}", state.version),
-            });
+            return Err(format!("version {} is not {VERSION}", state.version));
         }
         Ok(state)
+    }
+
+    /// The text [`Self::save`] writes.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("state serializes")
     }
 
     /// Writes `path` atomically, 0600 (its directory is created 0700 if missing).
@@ -149,8 +157,7 @@ impl State {
         if let Some(dir) = path.parent() {
             fsx::ensure_dir(dir, 0o700)?;
         }
-        let text = serde_json::to_vec_pretty(self).expect("state serializes");
-        fsx::write_atomic(path, &text, 0o600)?;
+        fsx::write_atomic(path, &self.to_json(), 0o600)?;
         Ok(())
     }
 

@@ -170,15 +170,18 @@ impl Status {
             path: path.to_path_buf(),
             source,
         })?;
-        let s: Status = serde_json::from_slice(&text).map_err(|e| StatusError::Format {
+        Self::from_json(&text).map_err(|reason| StatusError::Format {
             path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+            reason,
+        })
+    }
+
+    /// Decodes the text of a status file (what [`Self::read`] does once it has read
+    /// it); the error is the reason, without the path.
+    pub fn from_json(text: &[u8]) -> Result<Self, String> {
+        let s: Status = serde_json::from_slice(text).map_err(|e| e.to_string())?;
         if s.schema != SCHEMA {
-            return Err(StatusError::Format {
-                path: path.to_path_buf(),
-                reason: format!("schema {} is not {SCHEMA}", s.schema),
-            });
+            return Err(format!("schema {} is not {SCHEMA}", s.schema));
         }
         Ok(s)
     }

@@ -236,6 +236,15 @@ pub struct JoinSecret {
 }
 
 impl JoinSecret {
+    /// Decodes and checks the decrypted plaintext of an envelope: a JSON object with
+    /// exactly `server`, `token` and `node_password`. Errors never quote a value.
+    pub fn from_plaintext(plaintext: &[u8]) -> Result<Self, EnvelopeError> {
+        let secret: JoinSecret = serde_json::from_slice(plaintext)
+            .map_err(|e| EnvelopeError::Plaintext(safe_json_error(&e)))?;
+        secret.validate()?;
+        Ok(secret)
+    }
+
     /// Checks `server`'s shape (token and password are checked by their types).
     pub fn validate(&self) -> Result<(), EnvelopeError> {
         if valid_server(&self.server) {
@@ -430,9 +439,7 @@ pub fn open(
             len: plaintext.len(),
         });
     }
-    let secret: JoinSecret = serde_json::from_slice(&plaintext)
-        .map_err(|e| EnvelopeError::Plaintext(safe_json_error(&e)))?;
-    secret.validate()?;
+    let secret = JoinSecret::from_plaintext(&plaintext)?;
     Ok(OpenedEnvelope {
         token_version: header.token_version,
         expires_at_ms: header.expires_at_ms,

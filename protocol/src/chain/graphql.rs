@@ -212,7 +212,7 @@ fn parse_owner(owner: &Value) -> std::result::Result<Owner, String> {
     })
 }
 
-fn parse_object(o: &Value) -> std::result::Result<Option<ObjectInfo>, String> {
+pub(super) fn parse_object(o: &Value) -> std::result::Result<Option<ObjectInfo>, String> {
     if o.is_null() {
         return Ok(None);
     }
@@ -508,9 +508,37 @@ impl GraphQlClient {
     }
 }
 
+/// One edge of an `events` connection: `{cursor, node: {contents, timestamp, transaction}}`.
+pub(super) fn parse_event_edge(
+    e: &Value,
+    package: &ObjectId,
+) -> std::result::Result<ChainEvent, String> {
+    let node = at(e, &["node"])?;
+    let type_ = str_at(node, &["contents", "type", "repr"])?.to_string();
+    let bcs = b64_at(node, &["contents", "bcs"])?;
+    let event = match onchain::struct_name_in(&type_, package) {
+        Some(name) => RegistryEvent::decode(name, &bcs).map_err(|e| e.to_string())?,
+        None => None,
+    };
+    let timestamp_ms = match node.get("timestamp") {
+        Some(Value::String(s)) => {
+            Some(iso8601_ms(s).ok_or_else(|| format!("timestamp {s:?} is not ISO-8601"))?)
+        }
+        _ => None,
+    };
+    Ok(ChainEvent {
+        cursor: EventCursor(str_at(e, &["cursor"])?.to_string()),
+        tx_digest: str_at(node, &["transaction", "digest"])?.parse()?,
+        timestamp_ms,
+        type_,
+        bcs,
+        event,
+    })
+}
+
 /// The effects of `transaction(digest)` and the cursor of their next page of changes.
 #[cfg(feature = "tx")]
-fn parse_transaction(
+pub(super) fn parse_transaction(
     d: &Value,
 ) -> std::result::Result<Option<(ExecOutcome, Option<String>)>, String> {
     let t = at(d, &["transaction"])?;
@@ -697,32 +725,7 @@ impl Chain for GraphQlClient {
                 .ok_or("`edges` is not a list")?;
             let events = edges
                 .iter()
-                .map(|e| {
-                    let node = at(e, &["node"])?;
-                    let type_ = str_at(node, &["contents", "type", "repr"])?.to_string();
-                    let bcs = b64_at(node, &["contents", "bcs"])?;
-                    let event = match onchain::struct_name_in(&type_, &package) {
-                        Some(name) => {
-                            RegistryEvent::decode(name, &bcs).map_err(|e| e.to_string())?
-                        }
-                        None => None,
-                    };
-                    let timestamp_ms = match node.get("timestamp") {
-                        Some(Value::String(s)) => Some(
-                            iso8601_ms(s)
-                                .ok_or_else(|| format!("timestamp {s:?} is not ISO-8601"))?,
-                        ),
-                        _ => None,
-                    };
-                    Ok(ChainEvent {
-                        cursor: EventCursor(str_at(e, &["cursor"])?.to_string()),
-                        tx_digest: str_at(node, &["transaction", "digest"])?.parse()?,
-                        timestamp_ms,
-                        type_,
-                        bcs,
-                        event,
-                    })
-                })
+                .map(|e| parse_event_edge(e, &package))
                 .collect::<std::result::Result<Vec<_>, String>>()?;
             let has_next_page = at(conn, &["pageInfo", "hasNextPage"])?
                 .as_bool()

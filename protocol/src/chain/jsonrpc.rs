@@ -241,7 +241,7 @@ fn parse_owner(v: &Value) -> std::result::Result<Owner, String> {
 }
 
 /// `SuiObjectResponse` → object, `None` for notExists/deleted.
-fn parse_object_response(v: &Value) -> std::result::Result<Option<ObjectInfo>, String> {
+pub(super) fn parse_object_response(v: &Value) -> std::result::Result<Option<ObjectInfo>, String> {
     if let Some(err) = v.get("error") {
         return match err.get("code").and_then(Value::as_str) {
             Some("notExists" | "deleted" | "dynamicFieldNotFound") => Ok(None),
@@ -267,7 +267,10 @@ fn parse_object_response(v: &Value) -> std::result::Result<Option<ObjectInfo>, S
 
 const OBJECT_OPTIONS: &str = r#"{"showType":true,"showOwner":true,"showBcs":true}"#;
 
-fn parse_event(v: &Value, package: &ObjectId) -> std::result::Result<ChainEvent, String> {
+pub(super) fn parse_event(
+    v: &Value,
+    package: &ObjectId,
+) -> std::result::Result<ChainEvent, String> {
     let id = v.get("id").ok_or("event without `id`")?;
     let tx_digest: TransactionDigest = str_field(id, "txDigest")?.parse()?;
     u64_field(id, "eventSeq")?;
@@ -352,7 +355,7 @@ fn parse_changes(effects: &Value) -> std::result::Result<Vec<ObjectChange>, Stri
 }
 
 #[cfg(feature = "tx")]
-fn parse_effects(v: &Value) -> std::result::Result<ExecOutcome, String> {
+pub(super) fn parse_effects(v: &Value) -> std::result::Result<ExecOutcome, String> {
     let effects = v.get("effects").ok_or("no `effects`")?;
     let digest: TransactionDigest = str_field(effects, "transactionDigest")
         .or_else(|_| str_field(v, "digest"))?

@@ -10,6 +10,9 @@
 //! refuses an object version lower than one it has already seen.
 
 mod any;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod graphql;
 mod jsonrpc;
 #[cfg(feature = "tx")]
@@ -767,11 +770,34 @@ pub(crate) fn json_u64(v: &serde_json::Value) -> Option<u64> {
 pub(crate) fn iso8601_ms(s: &str) -> Option<u64> {
     let s = s.strip_suffix('Z').or_else(|| s.strip_suffix("+00:00"))?;
     let (date, time) = s.split_once('T')?;
-    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
-    let mut t = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
-    let (hh, mm, ss) = (t.next()??, t.next()??, t.next()??);
+    // RFC 3339's fixed-width fields: digits only (no sign), a four-digit year. A year
+    // of any i64 once overflowed the day arithmetic below (found by fuzz/graphql_response).
+    let field = |p: Option<&str>, width: usize| -> Option<i64> {
+        let p = p?;
+        if p.len() != width || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        p.parse().ok()
+    };
+    let mut d = date.splitn(3, '-');
+    let (y, m, day) = (
+        field(d.next(), 4)?,
+        field(d.next(), 2)?,
+        field(d.next(), 2)?,
+    );
+    let (hms, frac) = match time.split_once('.') {
+        Some((hms, frac)) if !frac.is_empty() && frac.bytes().all(|b| b.is_ascii_digit()) => {
+            (hms, frac)
+        }
+        Some(_) => return None,
+        None => (time, ""),
+    };
+    let mut t = hms.splitn(3, ':');
+    let (hh, mm, ss) = (
+        field(t.next(), 2)?,
+        field(t.next(), 2)?,
+        field(t.next(), 2)?,
+    );
     if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
         return None;
     }
@@ -779,9 +805,6 @@ pub(crate) fn iso8601_ms(s: &str) -> Option<u64> {
         0
     } else {
         let digits: String = frac.chars().take(3).collect();
-        if !frac.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
         format!("{digits:0<3}").parse().ok()?
     };
     // days from civil (Howard Hinnant)
@@ -835,5 +858,34 @@ mod tests {
         );
         assert_eq!(super::iso8601_ms("2026-13-01T00:00:00Z"), None);
         assert_eq!(super::iso8601_ms("yesterday"), None);
+    }
+
+    /// A node's timestamp is untrusted text: a year of any size, a sign or a short
+    /// field is refused, never a panic (an i64 year overflowed the day count; found by
+    /// fuzz/graphql_response) nor a shifted time (`-1` hours was taken as an hour).
+    #[test]
+    fn iso8601_refuses_out_of_range_and_signed_fields() {
+        for s in [
+            "9223372036854775807-01-01T00:00:00Z",
+            "99999-01-01T00:00:00Z",
+            "-001-01-01T00:00:00Z",
+            "2026-01-01T-1:00:00Z",
+            "2026-01-01T+1:00:00Z",
+            "2026-1-01T00:00:00Z",
+            "2026-01-01T00:00:00.Z",
+            "2026-01-01T00:00:00.-5Z",
+            "2026-01-01T00:00Z",
+        ] {
+            assert_eq!(super::iso8601_ms(s), None, "{s}");
+        }
+        assert_eq!(
+            super::iso8601_ms("0000-03-01T00:00:00Z"),
+            None,
+            "before the epoch"
+        );
+        assert_eq!(
+            super::iso8601_ms("9999-12-31T23:59:59.999Z"),
+            Some(253_402_300_799_999)
+        );
     }
 }
