@@ -337,6 +337,12 @@ impl AgentConfig {
         self.data_dir.join("state.json")
     }
 
+    /// `<data_dir>/k3s.pid`: the running k3s child (pid and start time), so a restarted
+    /// agent can stop the k3s a crashed one left behind (no secrets; 0600).
+    pub fn child_record_file(&self) -> PathBuf {
+        self.data_dir.join("k3s.pid")
+    }
+
     /// The directory of the token file (0700), which also holds the child's
     /// `NOTIFY_SOCKET`.
     pub fn private_dir(&self) -> PathBuf {

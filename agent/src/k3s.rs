@@ -394,6 +394,41 @@ impl Child {
     }
 }
 
+/// Writes `path` (`<data_dir>/k3s.pid`, 0600): the child's pid and start time, so the
+/// next run of the agent can tell whether the process is still the k3s it started.
+pub fn record_child(path: &Path, pid: u32) -> Result<(), crate::fsx::FsError> {
+    let start = sys::process_start_time(pid).unwrap_or(0);
+    crate::fsx::write_atomic(path, format!("{pid} {start}\n").as_bytes(), 0o600)
+}
+
+/// Stops the k3s a previous run of the agent left running — after a `kill -9`, a crash
+/// or the OOM killer, its child (in its own process group) outlives it — so that a
+/// restarted agent never runs a second k3s beside it. Reads `path` (see
+/// [`record_child`]); only a process with the recorded pid *and* start time is the old
+/// k3s (a reused pid is left alone). Its group gets SIGTERM, up to `grace` to go, then
+/// SIGKILL. Returns the pid it stopped.
+pub async fn stop_leftover(path: &Path, grace: Duration) -> Option<u32> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let _ = std::fs::remove_file(path);
+    let mut it = text.split_whitespace();
+    let pid: u32 = it.next()?.parse().ok()?;
+    let start: u64 = it.next()?.parse().ok()?;
+    if start == 0 || sys::process_start_time(pid) != Some(start) {
+        return None;
+    }
+    tracing::warn!(
+        pid,
+        "stopping the k3s left running by a previous run of the agent (it did not stop it: killed or crashed)"
+    );
+    let _ = sys::signal_group(pid, sys::TERM);
+    let deadline = tokio::time::Instant::now() + grace;
+    while sys::process_start_time(pid) == Some(start) && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = sys::signal_group(pid, sys::KILL);
+    Some(pid)
+}
+
 impl Drop for Child {
     fn drop(&mut self) {
         for t in &self.tasks {

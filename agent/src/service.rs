@@ -112,6 +112,13 @@ pub async fn run(
     let device = Device::load(&cfg.key_dir, cfg.label.as_deref())?;
     let state = State::load(&cfg.state_file())?;
     fsx::ensure_private_dir(&cfg.private_dir()).context("the k3s token directory")?;
+    // A run that ended without stopping its k3s (kill -9, a crash) left it running:
+    // stop it before this run can start its own.
+    k3s::stop_leftover(
+        &cfg.child_record_file(),
+        Duration::from_millis(cfg.k3s.stop_grace_ms),
+    )
+    .await;
     let cgroup_memory = crate::sys::memory_cgroup_available(
         Path::new("/sys/fs/cgroup"),
         Path::new("/proc/cgroups"),
@@ -565,6 +572,9 @@ impl Service {
                     token_version = version,
                     "k3s agent started"
                 );
+                if let Err(e) = k3s::record_child(&self.cfg.child_record_file(), child.pid) {
+                    tracing::warn!(error = %e, "cannot record the k3s pid: a crash of the agent would leave this k3s running");
+                }
                 self.child = Some(child);
                 self.status.k3s.state = "starting".into();
                 self.status.k3s.next_restart_at_ms = None;

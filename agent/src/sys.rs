@@ -1,6 +1,7 @@
 //! The few syscalls the agent makes itself (through `rustix`, no `unsafe` here):
-//! hardening (`PR_SET_DUMPABLE=0`, `RLIMIT_CORE=0`), signalling a process group, and
-//! the memory-cgroup check k3s depends on.
+//! hardening (`PR_SET_DUMPABLE=0`, `RLIMIT_CORE=0`), signalling a process group, a
+//! process's start time (to tell a pid from its reuse), and the memory-cgroup check k3s
+//! depends on.
 
 use std::io;
 use std::path::Path;
@@ -45,6 +46,21 @@ pub fn group_alive(pgid: u32) -> bool {
         .is_some_and(|pid| rustix::process::test_kill_process_group(pid).is_ok())
 }
 
+/// When process `pid` started, in clock ticks since boot (`/proc/<pid>/stat` field 22):
+/// with the pid, it names one process for the life of the machine, where the pid alone
+/// may have been reused. `None` when there is no such process (or it is a zombie).
+pub fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces or `)`.
+    let rest = stat.rsplit_once(')')?.1;
+    let mut fields = rest.split_whitespace();
+    // Fields from 3 on: state is the first, starttime (22) the twentieth.
+    if fields.next()? == "Z" {
+        return None;
+    }
+    fields.nth(18)?.parse().ok()
+}
+
 /// SIGTERM.
 pub const TERM: Signal = Signal::TERM;
 /// SIGKILL.
@@ -69,6 +85,18 @@ pub fn memory_cgroup_available(cgroup_root: &Path, proc_cgroups: &Path) -> bool 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_process_start_time_names_it_and_not_its_pid_s_reuse() {
+        let me = std::process::id();
+        let t = process_start_time(me).expect("this process");
+        assert_eq!(process_start_time(me), Some(t), "stable");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert_eq!(process_start_time(pid), None, "a reaped child has none");
+        assert_eq!(process_start_time(u32::MAX), None);
+    }
 
     #[test]
     fn memory_controller_from_cgroup2_or_v1() {

@@ -10,9 +10,12 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod bench_fleet;
+mod configs;
 mod multicall;
 mod stage;
+mod suite;
 mod up;
+mod world;
 
 /// k8s-daas on the stand-ins: the demo and the benchmarks.
 #[derive(Debug, Parser)]
@@ -25,6 +28,7 @@ struct Args {
 #[derive(Debug, Subcommand)]
 enum Command {
     Up(up::Up),
+    Suite(suite::SuiteArgs),
     #[command(subcommand)]
     Bench(bench::Bench),
     /// The master itself (what the benchmarks run as their child process).
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
     };
     match args.command {
         Command::Up(u) => up::main(u),
+        Command::Suite(s) => suite::main(s),
         Command::Bench(b) => bench::main(b),
         Command::Master { run } => stage::master_main(run),
     }

@@ -22,6 +22,8 @@ use daas_protocol::{
 use daas_sandbox::faults::Faults;
 use daas_sandbox::k3s::server::{K3sServer, ServerConfig};
 use daas_sandbox::{GenesisParams, Sandbox, SandboxConfig, SandboxInfo};
+
+use crate::configs::{ChainTable, MasterToml};
 use k8s_openapi::api::core::v1::{Node, Secret};
 use kube::api::{Api, ListParams};
 
@@ -112,6 +114,8 @@ pub struct Device {
 /// Everything running.
 pub struct Stage {
     pub dir: tempfile::TempDir,
+    /// The transport the master and the boards use.
+    pub transport: TransportKind,
     /// The sandbox chain's URLs, ids and keys.
     pub info: SandboxInfo,
     pub chain: AnyChain,
@@ -199,46 +203,9 @@ impl Stage {
         );
         envelope.save(&keys.join("envelope.key"))?;
         NodePasswordKey::generate().save(&keys.join("node-password.key"))?;
-        let config = format!(
-            r#"[chain]
-chain_id = "{chain_id}"
-transport = "{transport}"
-endpoints = ["{endpoint}"]
-package_id = "{package}"
-registry_id = "{registry}"
-
-[master]
-master_cap_id = "{cap}"
-sui_key = "{keys}/master-sui.key"
-envelope_key = "{keys}/envelope.key"
-node_password_key = "{keys}/node-password.key"
-state_db = "{dir}/state/master.db"
-
-[kubernetes]
-kubeconfig = "{kubeconfig}"
-server_url = "{url}"
-
-[pipeline]
-batch_size = 500
-batch_linger_ms = 100
-poll_interval_ms = 100
-concurrency = 64
-
-[http]
-listen = "127.0.0.1:0"
-"#,
-            transport = transport_word(transport),
-            package = info.package_id,
-            registry = info.registry_id,
-            cap = info.master_cap_id,
-            keys = keys.display(),
-            dir = dir.path().display(),
-            kubeconfig = k3s.kubeconfig.display(),
-            url = k3s.url,
-        );
         let config_path = dir.path().join("master.toml");
-        std::fs::write(&config_path, config)?;
-        Ok(Stage {
+        let stage = Stage {
+            transport,
             calls: RegistryCalls {
                 package: info.package_id,
                 registry: SharedRef {
@@ -267,7 +234,42 @@ listen = "127.0.0.1:0"
             master: None,
             standby: None,
             stops: vec![stop_chain, stop_k3s],
-        })
+        };
+        std::fs::write(
+            &stage.config_path,
+            stage.master_toml(stage.info.master_cap_id, "master-sui.key", "state", None),
+        )?;
+        Ok(stage)
+    }
+
+    /// A `master.toml` for this stage: the MasterCap `cap`, the Sui key file `sui_key`
+    /// in `keys/`, the state database in `<state>/master.db`, and `[ha]` if given.
+    fn master_toml(
+        &self,
+        cap: ObjectId,
+        sui_key: &str,
+        state: &str,
+        ha: Option<(&str, &str)>,
+    ) -> String {
+        let endpoints = [endpoint(&self.info, self.transport).to_string()];
+        MasterToml {
+            chain: ChainTable {
+                chain_id: self.chain_id,
+                transport: self.transport,
+                endpoints: &endpoints,
+                package_id: self.package_id,
+                registry_id: self.registry_id,
+                request_timeout_ms: None,
+            },
+            master_cap_id: cap,
+            keys: &self.dir.path().join("keys"),
+            sui_key,
+            state_db: &self.dir.path().join(state).join("master.db"),
+            kubeconfig: &self.k3s.kubeconfig,
+            server_url: &self.k3s.url,
+            ha,
+        }
+        .render()
     }
 
     /// A second master for HA (DESIGN §10): a MasterCap issued by the AdminCap to the
@@ -309,17 +311,22 @@ listen = "127.0.0.1:0"
             &keys.join("master-b-sui.key"),
             account.to_suiprivkey().as_bytes(),
         )?;
-        let base = std::fs::read_to_string(&self.config_path)?;
-        let ha = |id: &str| {
-            format!("\n[ha]\nlease = \"kube-system/k8s-daas-master\"\nidentity = \"{id}\"\n")
-        };
-        std::fs::write(&self.config_path, format!("{base}{}", ha("master-a")))?;
-        let b = base
-            .replace(&self.info.master_cap_id.to_string(), &cap.to_string())
-            .replace("master-sui.key", "master-b-sui.key")
-            .replace("state/master.db", "state-b/master.db");
+        const LEASE: &str = "kube-system/k8s-daas-master";
+        let a = self.master_toml(
+            self.info.master_cap_id,
+            "master-sui.key",
+            "state",
+            Some((LEASE, "master-a")),
+        );
+        std::fs::write(&self.config_path, a)?;
+        let b = self.master_toml(
+            cap,
+            "master-b-sui.key",
+            "state-b",
+            Some((LEASE, "master-b")),
+        );
         let path = self.dir.path().join("master-b.toml");
-        std::fs::write(&path, format!("{b}{}", ha("master-b")))?;
+        std::fs::write(&path, b)?;
         self.standby_config = Some(path);
         Ok(())
     }
@@ -368,29 +375,7 @@ listen = "127.0.0.1:0"
 
     /// `n` devices with fresh keys, spread over the staker accounts.
     pub fn devices(&self, n: usize, label: &str) -> Vec<Device> {
-        (0..n)
-            .map(|i| {
-                let owner = i % self.accounts.len();
-                let identity = IdentityKey::generate();
-                let sealing = SealingKey::generate();
-                let node_id = NodeId::from_label(&format!("{label}{i}"), &identity.public())
-                    .expect("valid label");
-                let token = SealToken::create(
-                    &identity,
-                    &sealing.public(),
-                    &self.registry_id,
-                    &self.accounts[owner].address(),
-                    &node_id,
-                )
-                .expect("token for its own node_id");
-                Device {
-                    sealing,
-                    node_id,
-                    token,
-                    owner,
-                }
-            })
-            .collect()
+        make_devices(self.registry_id, &self.accounts, n, label)
     }
 
     /// Registers the devices through the real transaction path: each staker sends
@@ -409,38 +394,7 @@ listen = "127.0.0.1:0"
         &self,
         devices: &[(usize, &NodeId, &SealToken)],
     ) -> anyhow::Result<usize> {
-        let mut per_owner: HashMap<usize, Vec<(&NodeId, &SealToken)>> = HashMap::new();
-        for (owner, node_id, token) in devices {
-            per_owner.entry(*owner).or_default().push((node_id, token));
-        }
-        let results =
-            futures::future::join_all(per_owner.into_iter().map(|(owner, mine)| async move {
-                let sub = Submitter::new(&self.chain, &self.accounts[owner]);
-                let mut sent = 0;
-                for chunk in mine.chunks(REGISTRATIONS_PER_TX) {
-                    let mut b = PtbBuilder::new();
-                    for (node_id, token) in chunk {
-                        self.calls.stake_and_register_worker(
-                            &mut b,
-                            SUI,
-                            node_id.as_str(),
-                            &token.to_bytes(),
-                        );
-                    }
-                    let out = sub.submit(b.finish()).await?;
-                    if !out.is_success() {
-                        bail!("a registration transaction failed: {:?}", out.status);
-                    }
-                    sent += 1;
-                }
-                anyhow::Ok(sent)
-            }))
-            .await;
-        let mut total = 0;
-        for r in results {
-            total += r?;
-        }
-        Ok(total)
+        register_each(&self.chain, &self.calls, &self.accounts, devices).await
     }
 
     /// Opens `d`'s envelope with its sealing key.
@@ -469,49 +423,135 @@ listen = "127.0.0.1:0"
 
     /// The names of the cluster's Nodes whose `Ready` condition is `True`.
     pub async fn ready_nodes(&self) -> anyhow::Result<Vec<String>> {
-        let nodes: Api<Node> = Api::all(self.kube.clone());
-        Ok(nodes
-            .list(&ListParams::default())
-            .await?
-            .items
-            .into_iter()
-            .filter(|n| {
-                n.status
-                    .as_ref()
-                    .and_then(|s| s.conditions.as_ref())
-                    .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-            })
-            .filter_map(|n| n.metadata.name)
-            .collect())
+        ready_nodes(&self.kube).await
     }
 
     /// Our labelled bootstrap tokens: (worker, version).
     pub async fn tokens(&self) -> anyhow::Result<Vec<(ObjectId, u64)>> {
-        let secrets: Api<Secret> = Api::namespaced(self.kube.clone(), "kube-system");
-        let list = secrets
-            .list(&ListParams::default().labels("k8s-daas.io/node-id"))
-            .await?;
-        list.items
-            .iter()
-            .map(|s| {
-                let w = s
-                    .metadata
-                    .annotations
-                    .as_ref()
-                    .and_then(|a| a.get("k8s-daas.io/worker-id"))
-                    .context("worker-id annotation")?
-                    .parse()?;
-                let v = s
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get("k8s-daas.io/token-version"))
-                    .context("token-version label")?
-                    .parse()?;
-                Ok((w, v))
-            })
-            .collect()
+        tokens(&self.kube).await
     }
+}
+
+/// `n` devices labelled `<label><i>` with fresh keys, for `registry`, spread over the
+/// staker `accounts`.
+pub fn make_devices(
+    registry: ObjectId,
+    accounts: &[SuiKeypair],
+    n: usize,
+    label: &str,
+) -> Vec<Device> {
+    (0..n)
+        .map(|i| {
+            let owner = i % accounts.len();
+            let identity = IdentityKey::generate();
+            let sealing = SealingKey::generate();
+            let node_id = NodeId::from_label(&format!("{label}{i}"), &identity.public())
+                .expect("valid label");
+            let token = SealToken::create(
+                &identity,
+                &sealing.public(),
+                &registry,
+                &accounts[owner].address(),
+                &node_id,
+            )
+            .expect("token for its own node_id");
+            Device {
+                sealing,
+                node_id,
+                token,
+                owner,
+            }
+        })
+        .collect()
+}
+
+/// Registers `(staker, node_id, seal token)`s through the real transaction path:
+/// each staker (an index into `accounts`) sends its devices in transactions of
+/// [`REGISTRATIONS_PER_TX`], the stakers in parallel. Returns the transactions sent.
+pub async fn register_each(
+    chain: &AnyChain,
+    calls: &RegistryCalls,
+    accounts: &[SuiKeypair],
+    devices: &[(usize, &NodeId, &SealToken)],
+) -> anyhow::Result<usize> {
+    let mut per_owner: HashMap<usize, Vec<(&NodeId, &SealToken)>> = HashMap::new();
+    for (owner, node_id, token) in devices {
+        per_owner.entry(*owner).or_default().push((node_id, token));
+    }
+    let results =
+        futures::future::join_all(per_owner.into_iter().map(|(owner, mine)| async move {
+            let sub = Submitter::new(chain, &accounts[owner]);
+            let mut sent = 0;
+            for chunk in mine.chunks(REGISTRATIONS_PER_TX) {
+                let mut b = PtbBuilder::new();
+                for (node_id, token) in chunk {
+                    calls.stake_and_register_worker(
+                        &mut b,
+                        SUI,
+                        node_id.as_str(),
+                        &token.to_bytes(),
+                    );
+                }
+                let out = sub.submit(b.finish()).await?;
+                if !out.is_success() {
+                    bail!("a registration transaction failed: {:?}", out.status);
+                }
+                sent += 1;
+            }
+            anyhow::Ok(sent)
+        }))
+        .await;
+    let mut total = 0;
+    for r in results {
+        total += r?;
+    }
+    Ok(total)
+}
+
+/// The names of the cluster's Nodes whose `Ready` condition is `True`.
+pub async fn ready_nodes(kube: &kube::Client) -> anyhow::Result<Vec<String>> {
+    let nodes: Api<Node> = Api::all(kube.clone());
+    Ok(nodes
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|n| {
+            n.status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        })
+        .filter_map(|n| n.metadata.name)
+        .collect())
+}
+
+/// Our labelled bootstrap tokens: (worker, version).
+pub async fn tokens(kube: &kube::Client) -> anyhow::Result<Vec<(ObjectId, u64)>> {
+    let secrets: Api<Secret> = Api::namespaced(kube.clone(), "kube-system");
+    let list = secrets
+        .list(&ListParams::default().labels("k8s-daas.io/node-id"))
+        .await?;
+    list.items
+        .iter()
+        .map(|s| {
+            let w = s
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("k8s-daas.io/worker-id"))
+                .context("worker-id annotation")?
+                .parse()?;
+            let v = s
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("k8s-daas.io/token-version"))
+                .context("token-version label")?
+                .parse()?;
+            Ok((w, v))
+        })
+        .collect()
 }
 
 impl Drop for Stage {
@@ -547,11 +587,13 @@ pub struct Tally {
 impl Tally {
     /// Reads every event since the last call.
     pub async fn update(&mut self, stage: &Stage) -> anyhow::Result<()> {
+        self.update_from(&stage.chain, stage.package_id).await
+    }
+
+    /// Reads every event of `package` since the last call, from `chain`.
+    pub async fn update_from(&mut self, chain: &AnyChain, package: ObjectId) -> anyhow::Result<()> {
         loop {
-            let page = stage
-                .chain
-                .events(stage.package_id, self.cursor.as_ref(), 50)
-                .await?;
+            let page = chain.events(package, self.cursor.as_ref(), 50).await?;
             for e in &page.events {
                 match &e.event {
                     Some(RegistryEvent::WorkerRegistered(r)) => {
@@ -665,12 +707,12 @@ async fn stop(child: Option<tokio::process::Child>) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn set_mode(p: &Path, mode: u32) -> std::io::Result<()> {
+pub(crate) fn set_mode(p: &Path, mode: u32) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
 }
 
-fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let mut f = std::fs::OpenOptions::new()

@@ -29,7 +29,7 @@ use daas_protocol::{NodeId, ObjectId, SealToken};
 use daas_sandbox::faults::Faults;
 
 use crate::multicall;
-use crate::stage::{Stage, Tally, endpoint, parse_transport, transport_word};
+use crate::stage::{Stage, Tally, endpoint, parse_transport};
 
 /// Run the whole flow: chain, cluster, master and N boards, until every board is a
 /// Ready node and an Active worker.
@@ -709,12 +709,7 @@ async fn board(
     use std::os::unix::fs::PermissionsExt as _;
     let root = stage.dir.path().join("boards").join(i.to_string());
     let p = |s: &str| root.join(s);
-    for d in [
-        "etc/k8s-daas",
-        "run/k8s-daas",
-        "var/lib/rancher/k3s",
-        "etc/rancher/node",
-    ] {
+    for d in crate::configs::BOARD_DIRS {
         std::fs::create_dir_all(p(d))?;
     }
     let owner = i % stage.accounts.len();
@@ -747,49 +742,21 @@ async fn board(
     )?;
     let config = p("etc/k8s-daas/agent.toml");
     let status_file = p("run/k8s-daas/status.json");
-    let text = format!(
-        r#"# Board {i} of the demo: the paths stand in for a board's /etc, /var/lib and /run;
-# the polls are faster than a board's defaults, so the demo is quick.
-root_public_key = "{root_key}"
-key_dir = "{key_dir}"
-data_dir = "{key_dir}"
-status_file = "{status}"
-
-[chain]
-chain_id = "{chain_id}"
-transport = "{transport}"
-endpoints = ["{endpoint}"]
-package_id = "{package}"
-registry_id = "{registry}"
-request_timeout_ms = 3000
-
-[k3s]
-binary = "{k3s}"
-args = ["--data-dir", "{k3s_data}"]
-token_file = "{token_file}"
-node_password_file = "{password}"
-teardown = []
-stop_grace_ms = 3000
-backoff_initial_ms = 300
-backoff_max_ms = 3000
-
-[poll]
-pending_ms = 250
-joined_ms = 1000
-"#,
-        root_key = stage.info.root_key.public,
-        key_dir = key_dir.display(),
-        status = status_file.display(),
-        chain_id = stage.chain_id,
-        transport = transport_word(transport),
-        endpoint = endpoint(&stage.info, transport),
-        package = stage.package_id,
-        registry = stage.registry_id,
-        k3s = bin.join(multicall::K3S).display(),
-        k3s_data = p("var/lib/rancher/k3s").display(),
-        token_file = p("run/k8s-daas/private/k3s-token").display(),
-        password = p("etc/rancher/node/password").display(),
-    );
+    let endpoints = [endpoint(&stage.info, transport).to_string()];
+    let text = crate::configs::AgentToml {
+        chain: crate::configs::ChainTable {
+            chain_id: stage.chain_id,
+            transport,
+            endpoints: &endpoints,
+            package_id: stage.package_id,
+            registry_id: stage.registry_id,
+            request_timeout_ms: Some(3000),
+        },
+        root_public_key: &stage.info.root_key.public,
+        root: &root,
+        k3s: &bin.join(multicall::K3S),
+    }
+    .render();
     std::fs::write(&config, text)?;
     std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644))?;
     Ok(Board {
@@ -817,20 +784,7 @@ joined_ms = 1000
 fn start_agent(agent: &AgentCmd, b: &Board) -> anyhow::Result<std::process::Child> {
     use std::os::unix::process::CommandExt as _;
     let log = std::fs::File::create(&b.log)?;
-    agent
-        .command()
-        .arg("run")
-        .arg("--config")
-        .arg(&b.config)
-        .arg("--boot-dir")
-        .arg(b.root.join("boot/k8s-daas"))
-        .env("DAAS_AGENT_LOG", "info")
-        // The stand-in reads the node password where the agent writes it.
-        .env(
-            "DAAS_K3S_NODE_PASSWORD_FILE",
-            b.root.join("etc/rancher/node/password"),
-        )
-        .env_remove("NOTIFY_SOCKET")
+    crate::configs::agent_run(&mut agent.command(), &b.root, &b.config)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)

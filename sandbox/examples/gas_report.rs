@@ -38,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
             state_dir: None,
             faults: Faults::none(),
             read_lag: 0,
+            read_lag_interval_ms: daas_sandbox::server::CHECKPOINT_INTERVAL_MS,
             #[cfg(feature = "conformance")]
             spec: None,
         },

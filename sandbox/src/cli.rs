@@ -46,6 +46,12 @@ enum Cmd {
         /// `POST /admin/faults {"read_lag": N}`.
         #[arg(long, default_value_t = 0)]
         read_lag: u64,
+        /// The network's checkpoint interval the read lag is measured in (ms): Sui
+        /// seals a checkpoint about every 250 ms even without user transactions, so a
+        /// checkpoint sealed `read-lag × interval` ago is served even when no newer
+        /// one came.
+        #[arg(long, default_value_t = daas_sandbox::server::CHECKPOINT_INTERVAL_MS)]
+        read_lag_interval_ms: u64,
         /// Check every request and answer against Sui's spec files in DIR
         /// (openrpc.json, schema.graphql); violations are logged and listed at
         /// `GET /admin/violations`. For tests.
@@ -97,6 +103,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         accounts,
         faults,
         read_lag,
+        read_lag_interval_ms,
         #[cfg(feature = "conformance")]
         check_spec,
         min_stake,
@@ -125,6 +132,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             state_dir,
             faults,
             read_lag,
+            read_lag_interval_ms,
             #[cfg(feature = "conformance")]
             spec: check_spec
                 .map(|dir| daas_sandbox::conformance::Spec::load(&dir).map(std::sync::Arc::new))

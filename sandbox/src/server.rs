@@ -43,6 +43,10 @@ fn wall_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// How often Sui's network seals a checkpoint (mainnet: about 4 a second), the
+/// time-scale of `--read-lag`.
+pub const CHECKPOINT_INTERVAL_MS: u64 = 250;
+
 /// The chain clock: wall time plus an offset the admin path can grow; never goes back.
 #[derive(Debug, Default)]
 pub struct Clock {
@@ -81,6 +85,10 @@ pub struct SandboxConfig {
     pub faults: Faults,
     /// Serve reads this many checkpoints behind the latest (a lagging node).
     pub read_lag: u64,
+    /// The network's checkpoint interval the read lag is measured in: a checkpoint
+    /// sealed `read_lag × read_lag_interval_ms` ago is served even when no newer one
+    /// came (default [`CHECKPOINT_INTERVAL_MS`]; see [`Node::read_checkpoint`]).
+    pub read_lag_interval_ms: u64,
     /// Check every request and answer against Sui's specs (tests).
     #[cfg(feature = "conformance")]
     pub spec: Option<Arc<crate::conformance::Spec>>,
@@ -97,6 +105,7 @@ impl SandboxConfig {
             state_dir: None,
             faults: Faults::none(),
             read_lag: 0,
+            read_lag_interval_ms: CHECKPOINT_INTERVAL_MS,
             #[cfg(feature = "conformance")]
             spec: None,
         }
@@ -133,6 +142,8 @@ pub struct Node {
     /// other faults it is set per start (`--read-lag`) or at run time
     /// (`POST /admin/faults`).
     pub read_lag: AtomicU64,
+    /// See [`SandboxConfig::read_lag_interval_ms`].
+    pub read_lag_interval_ms: AtomicU64,
     log: Option<Mutex<File>>,
     state_dir: Option<PathBuf>,
     #[cfg(feature = "conformance")]
@@ -194,12 +205,36 @@ impl Node {
             .extend(v.iter().map(ToString::to_string));
     }
 
-    /// The checkpoint reads are served at: the latest minus the read lag.
+    /// The checkpoint reads are served at: the latest minus the read lag — as a node
+    /// that many checkpoints behind the network. On Sui the network seals a checkpoint
+    /// about every [`CHECKPOINT_INTERVAL_MS`] (the interval this node is configured
+    /// with) whether or not users send transactions,
+    /// so such a node is also that many intervals behind in *time*, and catches up
+    /// with a write once the network has moved on. This chain seals checkpoints only
+    /// for transactions, so the time bound stands in for the network's progress: a
+    /// checkpoint sealed `lag × interval` ago is visible even when no newer one came,
+    /// and a quiet chain never hides a write forever.
     pub fn read_checkpoint(&self, engine: &Engine) -> u64 {
-        engine
-            .store
-            .latest_checkpoint()
-            .saturating_sub(self.read_lag.load(Ordering::SeqCst))
+        let latest = engine.store.latest_checkpoint();
+        let lag = self.read_lag.load(Ordering::SeqCst);
+        let behind = latest.saturating_sub(lag);
+        if lag == 0 {
+            return latest;
+        }
+        let horizon = self
+            .clock
+            .now()
+            .saturating_sub(lag.saturating_mul(self.read_lag_interval_ms.load(Ordering::SeqCst)));
+        (behind..=latest)
+            .rev()
+            .find(|&c| {
+                engine
+                    .store
+                    .checkpoints
+                    .get(c as usize)
+                    .is_some_and(|cp| cp.summary.timestamp_ms <= horizon)
+            })
+            .unwrap_or(behind)
     }
 
     /// Moves the chain clock forward (and persists the offset).
@@ -339,6 +374,7 @@ impl Sandbox {
             info: info.clone(),
             faults: Mutex::new(config.faults),
             read_lag: AtomicU64::new(config.read_lag),
+            read_lag_interval_ms: AtomicU64::new(config.read_lag_interval_ms),
             log,
             state_dir: config.state_dir,
             #[cfg(feature = "conformance")]
@@ -520,7 +556,7 @@ async fn admin_clock(State(node): State<Arc<Node>>, body: Bytes) -> Response {
 
 async fn admin_faults(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let usage = "expected {\"spec\": \"429:0.1,5xx:0.05,...\"} and/or {\"read_lag\": N}";
+    let usage = "expected {\"spec\": \"429:0.1,5xx:0.05,...\"}, {\"read_lag\": N} and/or {\"read_lag_interval_ms\": MS}";
     let spec = match v.get("spec") {
         None => None,
         Some(Value::String(s)) => match s.parse::<Faults>() {
@@ -529,21 +565,26 @@ async fn admin_faults(State(node): State<Arc<Node>>, body: Bytes) -> Response {
         },
         Some(_) => return (StatusCode::BAD_REQUEST, usage).into_response(),
     };
-    let lag = match v.get("read_lag") {
-        None => None,
-        Some(l) => match l.as_u64() {
-            Some(n) => Some(n),
-            None => {
-                return (
-                    StatusCode::BAD_REQUEST,
-                    "read_lag must be a number of checkpoints, e.g. {\"read_lag\": 2}",
-                )
-                    .into_response();
-            }
-        },
+    let number = |key: &str, example: &str| match v.get(key) {
+        None => Ok(None),
+        Some(l) => l
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| format!("{key} must be a number, e.g. {{\"{key}\": {example}}}")),
     };
-    if spec.is_none() && lag.is_none() {
+    let lag = match number("read_lag", "2") {
+        Ok(n) => n,
+        Err(m) => return (StatusCode::BAD_REQUEST, m).into_response(),
+    };
+    let interval = match number("read_lag_interval_ms", "250") {
+        Ok(n) => n,
+        Err(m) => return (StatusCode::BAD_REQUEST, m).into_response(),
+    };
+    if spec.is_none() && lag.is_none() && interval.is_none() {
         return (StatusCode::BAD_REQUEST, usage).into_response();
+    }
+    if let Some(n) = interval {
+        node.read_lag_interval_ms.store(n, Ordering::SeqCst);
     }
     if let Some((_, f)) = &spec {
         *node.faults.lock().expect("poisoned") = f.clone();
@@ -554,6 +595,7 @@ async fn admin_faults(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     axum::Json(json!({
         "faults": spec.map(|(s, _)| s),
         "read_lag": node.read_lag.load(Ordering::SeqCst),
+        "read_lag_interval_ms": node.read_lag_interval_ms.load(Ordering::SeqCst),
     }))
     .into_response()
 }

@@ -1,8 +1,10 @@
 //! `daas-demo up`, run as a user runs it: the binary, its stdout, its exit code, and
 //! what it leaves behind (nothing: no process, no folder); and per-device images and
-//! fleet provisioning ([`fleet`]).
+//! fleet provisioning ([`fleet`]); the end-to-end scenarios and the reliability and
+//! security suite on the real binaries ([`suite`]).
 
 mod fleet;
+mod suite;
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};

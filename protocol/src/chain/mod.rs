@@ -45,7 +45,7 @@ pub use reject::{RejectKind, classify_rejection};
 pub use submit::{
     MAX_BUDGET, MAX_GAS_COINS, MIN_BUDGET_UNITS, SignedTransaction, Submitter, gas_coin_spend,
 };
-pub use transport::{ClientConfig, RetryPolicy};
+pub use transport::{ClientConfig, MAX_RESPONSE_BYTES, RetryPolicy};
 
 #[cfg(feature = "tx")]
 use crate::sui::UserSignature;

@@ -159,15 +159,7 @@ impl Transport {
             }
         };
         let status = resp.status().as_u16();
-        let bytes = match resp.bytes().await {
-            Ok(b) => b,
-            Err(e) => {
-                return Err(Attempt::Retry(ChainError::Unavailable {
-                    endpoint: url.clone(),
-                    reason: format!("reading the body failed: {e}"),
-                }));
-            }
-        };
+        let bytes = read_capped(resp, url).await?;
         if status == 429 || status >= 500 {
             return Err(Attempt::Retry(ChainError::Unavailable {
                 endpoint: url.clone(),
@@ -207,6 +199,49 @@ impl Transport {
     /// The endpoint list, for messages.
     pub(crate) fn describe(&self) -> String {
         self.urls.join(", ")
+    }
+}
+
+/// The largest answer read from an endpoint. What this project asks for is far
+/// smaller (a page of 50 events or objects with 2 KiB envelopes is ~200 KiB); a
+/// larger body is a broken or hostile endpoint, refused before it is held in memory
+/// (a board has little of it), and the request goes to the next endpoint.
+pub const MAX_RESPONSE_BYTES: usize = 8 << 20;
+
+/// Reads `resp`'s body, at most [`MAX_RESPONSE_BYTES`].
+async fn read_capped(
+    mut resp: reqwest::Response,
+    url: &str,
+) -> std::result::Result<Vec<u8>, Attempt> {
+    let too_big = || {
+        Attempt::Retry(ChainError::Malformed {
+            endpoint: url.to_string(),
+            what: format!("answer larger than {} MiB", MAX_RESPONSE_BYTES >> 20),
+        })
+    };
+    if resp
+        .content_length()
+        .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
+    {
+        return Err(too_big());
+    }
+    let mut out = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(c)) => {
+                if out.len() + c.len() > MAX_RESPONSE_BYTES {
+                    return Err(too_big());
+                }
+                out.extend_from_slice(&c);
+            }
+            Ok(None) => return Ok(out),
+            Err(e) => {
+                return Err(Attempt::Retry(ChainError::Unavailable {
+                    endpoint: url.to_string(),
+                    reason: format!("reading the body failed: {e}"),
+                }));
+            }
+        }
     }
 }
 

@@ -186,6 +186,29 @@ async fn a_malformed_answer_is_an_error_never_empty_data() {
 }
 
 #[tokio::test]
+async fn an_oversized_answer_is_refused_and_the_next_endpoint_asked() {
+    let limit = daas_protocol::chain::MAX_RESPONSE_BYTES;
+    let (huge, huge_hits) = serve(Arc::new(move |b: &Value| {
+        match b["method"].as_str().unwrap() {
+            "sui_getChainIdentifier" => rpc_result(b, json!("35834a8a")),
+            _ => rpc_result(b, json!("A".repeat(limit + 1))),
+        }
+    }))
+    .await;
+    let (good, _) = serve(node("1000")).await;
+    let only = JsonRpcClient::new(config(vec![huge.clone()])).unwrap();
+    let err = only.reference_gas_price().await.unwrap_err();
+    assert!(
+        matches!(err, ChainError::Malformed { .. })
+            && err.to_string().contains("larger than 8 MiB"),
+        "{err}"
+    );
+    let both = JsonRpcClient::new(config(vec![huge, good])).unwrap();
+    assert_eq!(both.reference_gas_price().await.unwrap(), 1000);
+    assert!(huge_hits.load(Ordering::SeqCst) >= 2);
+}
+
+#[tokio::test]
 async fn an_endpoint_of_another_chain_is_refused_before_any_call() {
     let (url, hits) = serve(Arc::new(|b: &Value| match b["method"].as_str().unwrap() {
         "sui_getChainIdentifier" => rpc_result(b, json!("4c78adac")),

@@ -404,6 +404,44 @@ async fn reads_lag_the_configured_checkpoints_while_execution_stays_current() {
     w.assert_conformant();
 }
 
+/// Sui's network seals checkpoints all the time, so a node two checkpoints behind
+/// sees a write after about two intervals even when nobody writes again; this chain
+/// seals checkpoints only for transactions, and the interval stands in for that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagged_write_shows_after_the_lag_in_time_on_a_quiet_chain() {
+    let w = world().await;
+    let me = w.accounts[0].clone();
+    let (gas, _) = coin(&w, &me).await;
+    let admin = format!("{}/admin/faults", w.info.rpc_url);
+    let set = post(&admin, json!({"read_lag": 2, "read_lag_interval_ms": 1500})).await;
+    assert_eq!(set["read_lag_interval_ms"], 1500, "{set}");
+    let mut b = PtbBuilder::new();
+    let c = b.split_coins(Argument::GasCoin, &[5]);
+    b.transfer_objects(c, me.address());
+    let out = execute(&w, &signed(&me, b.finish(), gas, 1000, 10_000_000)).await;
+    let digest = out["result"]["digest"].as_str().unwrap().to_string();
+    let read = || rpc(&w, "sui_getTransactionBlock", json!([digest, {}]));
+    let t0 = std::time::Instant::now();
+    assert!(read().await.get("error").is_some(), "visible at once");
+    loop {
+        let seen = read().await;
+        if seen["result"]["digest"] == digest.as_str() {
+            break;
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(20),
+            "a quiet chain hid the write for 20 s: {seen}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        t0.elapsed() >= std::time::Duration::from_millis(2500),
+        "visible after {:?}, before two intervals",
+        t0.elapsed()
+    );
+    w.assert_conformant();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lagging_sandbox_can_start_lagging() {
     let mut genesis = crate::world::params();
@@ -416,6 +454,7 @@ async fn a_lagging_sandbox_can_start_lagging() {
             state_dir: None,
             faults: daas_sandbox::Faults::none(),
             read_lag: 1,
+            read_lag_interval_ms: 3_600_000,
             spec: None,
         },
         async move {

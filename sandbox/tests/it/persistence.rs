@@ -77,6 +77,7 @@ async fn another_seed_on_the_same_state_dir_is_refused() {
             state_dir: Some(dir.path().to_path_buf()),
             faults: daas_sandbox::Faults::none(),
             read_lag: 0,
+            read_lag_interval_ms: 3_600_000,
             spec: None,
         },
         std::future::pending(),

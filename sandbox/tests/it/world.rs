@@ -61,6 +61,7 @@ pub async fn start(
             state_dir,
             faults: Faults::none(),
             read_lag: 0,
+            read_lag_interval_ms: 3_600_000,
             spec: spec(),
         },
         async move {
