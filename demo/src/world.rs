@@ -43,6 +43,11 @@ impl Bins {
                 .context("this binary's folder")?
                 .to_path_buf(),
         };
+        // Absolute: the boards' agent.toml names daas-k3s by its path, which the agent
+        // requires to be absolute.
+        let dir = dir
+            .canonicalize()
+            .with_context(|| format!("--bin-dir {}", dir.display()))?;
         let find = |name: &str| {
             let p = dir.join(name);
             if p.is_file() {

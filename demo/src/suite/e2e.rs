@@ -189,7 +189,7 @@ async fn assert_revoked(
     i: usize,
     worker_id: daas_protocol::ObjectId,
     kept_token: &std::path::Path,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<&'static str> {
     let node = w.boards[i].node_id.to_string();
     let nodes: kube::Api<Node> = kube::Api::all(w.kube.clone());
     let secrets: kube::Api<Secret> = kube::Api::namespaced(w.kube.clone(), "kube-system");
@@ -212,13 +212,16 @@ async fn assert_revoked(
     let log = thief.log.clone();
     // k3s's own refusals: admission denies the Node (kubelet certificate still
     // valid), or the server refuses the deleted token (401).
-    wait_for("the kept certificate and token refused", MINUTE, || {
+    let refusal = wait_for("the kept certificate and token refused", MINUTE, || {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         async move {
-            Ok(
-                (text.contains("Unable to register node") || text.contains("401 Unauthorized"))
-                    .then_some(()),
-            )
+            Ok(if text.contains("Unable to register node") {
+                Some("admission denied the Node")
+            } else if text.contains("401 Unauthorized") {
+                Some("401 for the deleted token")
+            } else {
+                None
+            })
         }
     })
     .await?;
@@ -232,7 +235,7 @@ async fn assert_revoked(
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     thief.stop(Duration::from_secs(10)).await?;
-    Ok(())
+    Ok(refusal)
 }
 
 pub async fn slash(ctx: &Ctx, row: &mut Row) -> anyhow::Result<()> {
@@ -283,10 +286,11 @@ pub async fn slash(ctx: &Ctx, row: &mut Row) -> anyhow::Result<()> {
         "slash_to_k3s_stopped_s",
         format!("{:.2}", t0.elapsed().as_secs_f64()),
     );
-    assert_revoked(&w, b, worker_id, &kept).await?;
+    let refusal = assert_revoked(&w, b, worker_id, &kept).await?;
+    row.fig("kept_certificate", refusal.replace(' ', "_"));
     wait_joined(&w, &[other], MINUTE).await?;
     w.shutdown().await?;
-    row.result = "Revoked on chain; k3s stopped on the board; token, Node and password Secret deleted, name denied; the kept certificate refused by admission; the other board still Active".into();
+    row.result = "Revoked on chain; k3s stopped on the board; token, Node and password Secret deleted, name denied; a k3s restarted on the kept certificate and token refused, no Node; the other board still Active".into();
     Ok(())
 }
 
@@ -328,7 +332,8 @@ pub async fn unstake_rejoin(ctx: &Ctx, row: &mut Row) -> anyhow::Result<()> {
             .map(|_| ()))
     })
     .await?;
-    assert_revoked(&w, b, first, &kept).await?;
+    let refusal = assert_revoked(&w, b, first, &kept).await?;
+    row.fig("kept_certificate", refusal.replace(' ', "_"));
     // The stake unlocks after the cooldown; a withdraw before fails and sends nothing
     // that changes the Worker.
     tokio::time::sleep(Duration::from_millis(COOLDOWN_MS + 500)).await;

@@ -185,14 +185,14 @@ fn scenarios() -> Vec<Scenario> {
             "slash",
             "`daas-master slash`: the agent stops k3s, the master deletes token, Node and password Secret and denies the name; the kept kubelet certificate cannot bring the Node back",
             |_| "2 boards, 1 slashed".into(),
-            |_| "a k3s agent restarted on the slashed board's kept certificate".into(),
+            |_| "a k3s agent restarted on the slashed board's kept certificate and token".into(),
             e2e::slash
         ),
         scenario!(
             "unstake-rejoin",
             "unstake → Revoked → withdraw after the cooldown → the same node_id registered again joins (off the deny-list)",
             |_| "1 board, 2 registrations".into(),
-            |_| "none".into(),
+            |_| "a k3s agent restarted on the board's kept certificate and token".into(),
             e2e::unstake_rejoin
         ),
         scenario!(
