@@ -129,6 +129,21 @@ pub async fn rotation(ctx: &Ctx, row: &mut Row) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Writes `contents` to `<world>/<dir>/<name>`, 0600 in a 0700 folder; its path.
+fn private_file(
+    w: &World,
+    dir: &str,
+    name: &str,
+    contents: &[u8],
+) -> anyhow::Result<std::path::PathBuf> {
+    let dir = w.path(dir);
+    std::fs::create_dir_all(&dir)?;
+    crate::stage::set_mode(&dir, 0o700)?;
+    let path = dir.join(name);
+    crate::stage::write_private(&path, contents)?;
+    Ok(path)
+}
+
 /// Board `i`'s join token, opened from its envelope with its own sealing key (what
 /// the board's owner, root on it, could always do), into a 0600 file of its own.
 async fn keep_token(w: &World, i: usize) -> anyhow::Result<std::path::PathBuf> {
@@ -154,12 +169,12 @@ async fn keep_token(w: &World, i: usize) -> anyhow::Result<std::path::PathBuf> {
             now_ms: daas_master::service::now_ms(),
         },
     )?;
-    let dir = w.path(&format!("kept-{i}"));
-    std::fs::create_dir_all(&dir)?;
-    crate::stage::set_mode(&dir, 0o700)?;
-    let path = dir.join("token");
-    crate::stage::write_private(&path, opened.secret.token.expose().as_bytes())?;
-    Ok(path)
+    private_file(
+        w,
+        &format!("kept-{i}"),
+        "token",
+        opened.secret.token.expose().as_bytes(),
+    )
 }
 
 /// Starts `daas-k3s agent` on board `i`'s kept data folder (its kubelet certificate)
@@ -309,20 +324,22 @@ pub async fn unstake_rejoin(ctx: &Ctx, row: &mut Row) -> anyhow::Result<()> {
     let kept = keep_token(&w, b).await?;
     let config = w.master_config.display().to_string();
     let owner = w.owner_key(w.boards[b].owner).display().to_string();
-    master_ok(
-        &w,
-        &[
+    let owner_call = |verb: &'static str| {
+        let args = [
             "owner",
-            "unstake",
+            verb,
             "--config",
             &config,
             "--key",
             &owner,
             "--node-id",
             &node,
-        ],
-    )
-    .await?;
+        ];
+        let w = &w;
+        async move { super::master_cli(w, &args).await }
+    };
+    let (code, _, err) = owner_call("unstake").await?;
+    ensure!(code == 0, "daas-master owner unstake: exit {code}: {err}");
     w.wait_status(b, 5, MINUTE).await?;
     let board = &w.boards[b];
     wait_for("the board to stop k3s", MINUTE, || async {
@@ -337,18 +354,8 @@ pub async fn unstake_rejoin(ctx: &Ctx, row: &mut Row) -> anyhow::Result<()> {
     // The stake unlocks after the cooldown; a withdraw before fails and sends nothing
     // that changes the Worker.
     tokio::time::sleep(Duration::from_millis(COOLDOWN_MS + 500)).await;
-    let withdraw = [
-        "owner",
-        "withdraw",
-        "--config",
-        &config,
-        "--key",
-        &owner,
-        "--node-id",
-        &node,
-    ];
     wait_for("the withdrawal", MINUTE, || async {
-        let (code, _, err) = super::master_cli(&w, &withdraw).await?;
+        let (code, _, err) = owner_call("withdraw").await?;
         if code != 0 {
             bail!("daas-master owner withdraw: exit {code}: {err}");
         }
@@ -424,16 +431,14 @@ pub async fn leaked_token(ctx: &Ctx, row: &mut Row) -> anyhow::Result<()> {
         field("token-id")?,
         field("token-secret")?
     );
+    let token_file = private_file(&w, "thief", "token", leaked.as_bytes())?;
     let thief_dir = w.path("thief");
-    std::fs::create_dir(&thief_dir)?;
-    crate::stage::set_mode(&thief_dir, 0o700)?;
-    crate::stage::write_private(&thief_dir.join("token"), leaked.as_bytes())?;
     let thief_name = "thief-0000000000000000";
     let mut cmd = tokio::process::Command::new(&w.bins().k3s);
     cmd.arg("agent")
         .args(["--server", &w.server_url, "--node-name", thief_name])
         .arg("--token-file")
-        .arg(thief_dir.join("token"))
+        .arg(&token_file)
         .arg("--data-dir")
         .arg(thief_dir.join("k3s"))
         .env("DAAS_K3S_NODE_PASSWORD_FILE", thief_dir.join("password"));

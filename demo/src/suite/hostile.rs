@@ -220,6 +220,30 @@ pub async fn hostile_endpoint(ctx: &Ctx, row: &mut Row) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `daas-<which> run --config` of each `(text, field)` must exit 64 naming `field`;
+/// how many were refused.
+async fn refuses_configs(
+    w: &World,
+    which: &str,
+    cases: &[(String, &str)],
+) -> anyhow::Result<usize> {
+    for (i, (text, field)) in cases.iter().enumerate() {
+        let path = w.path(&format!("bad-{which}-{i}.toml"));
+        std::fs::write(&path, text)?;
+        let p = path.display().to_string();
+        let args = ["run", "--config", p.as_str()];
+        let (code, _, err) = match which {
+            "agent" => agent_cli(w, &args).await?,
+            _ => master_cli(w, &args).await?,
+        };
+        ensure!(
+            code == 64 && err.contains(field),
+            "{which}.toml with a bad {field}: exit {code}: {err}"
+        );
+    }
+    Ok(cases.len())
+}
+
 pub async fn hostile_input(ctx: &Ctx, row: &mut Row) -> anyhow::Result<()> {
     let w = ctx.world(WorldOpts::default()).await?;
     let owner = w.owner_key(0).display().to_string();
@@ -316,17 +340,7 @@ pub async fn hostile_input(ctx: &Ctx, row: &mut Row) -> anyhow::Result<()> {
             "root_public_key",
         ),
     ];
-    for (i, (text, field)) in agent_cases.iter().enumerate() {
-        let path = w.path(&format!("bad-agent-{i}.toml"));
-        std::fs::write(&path, text)?;
-        let p = path.display().to_string();
-        let (code, _, err) = agent_cli(&w, &["run", "--config", &p]).await?;
-        ensure!(
-            code == 64 && err.contains(field),
-            "agent.toml with a bad {field}: exit {code}: {err}"
-        );
-        refused += 1;
-    }
+    refused += refuses_configs(&w, "agent", &agent_cases).await?;
     let master_base = std::fs::read_to_string(&w.master_config)?;
     let master_cases = [
         (
@@ -349,17 +363,7 @@ pub async fn hostile_input(ctx: &Ctx, row: &mut Row) -> anyhow::Result<()> {
             "master_cap_id",
         ),
     ];
-    for (i, (text, field)) in master_cases.iter().enumerate() {
-        let path = w.path(&format!("bad-master-{i}.toml"));
-        std::fs::write(&path, text)?;
-        let p = path.display().to_string();
-        let (code, _, err) = master_cli(&w, &["run", "--config", &p]).await?;
-        ensure!(
-            code == 64 && err.contains(field),
-            "master.toml with a bad {field}: exit {code}: {err}"
-        );
-        refused += 1;
-    }
+    refused += refuses_configs(&w, "master", &master_cases).await?;
 
     // The master's listener: an oversized and a malformed request, then it still serves.
     let http = w.master_http()?;
