@@ -24,6 +24,13 @@ pub struct ChainTable<'a> {
 }
 
 impl ChainTable<'_> {
+    /// A file holding only this table (what `fleet keygen --config` reads).
+    pub fn file(&self) -> String {
+        let mut out = String::new();
+        self.render(&mut out);
+        out
+    }
+
     fn render(&self, out: &mut String) {
         let endpoints: Vec<String> = self.endpoints.iter().map(|e| format!("{e:?}")).collect();
         let _ = write!(

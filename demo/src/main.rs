@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod bench_fleet;
+mod boot_test;
 mod configs;
 mod multicall;
 mod stage;
@@ -29,6 +30,8 @@ struct Args {
 enum Command {
     Up(up::Up),
     Suite(suite::SuiteArgs),
+    /// Boot a stamped Debian arm64 image under qemu against the stand-ins (cross/boot-test).
+    BootTest(boot_test::BootTestArgs),
     #[command(subcommand)]
     Bench(bench::Bench),
     /// The master itself (what the benchmarks run as their child process).
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
     match args.command {
         Command::Up(u) => up::main(u),
         Command::Suite(s) => suite::main(s),
+        Command::BootTest(b) => boot_test::main(b),
         Command::Bench(b) => bench::main(b),
         Command::Master { run } => stage::master_main(run),
     }

@@ -9,25 +9,41 @@
 //! accept a transaction a Sui validator would refuse for the reasons it models
 //! (signature, object versions, gas, limits, the registry's rules).
 
+#[cfg(feature = "chain")]
 pub mod abi;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "chain")]
 pub mod exec;
+#[cfg(feature = "chain")]
 pub mod faults;
+#[cfg(feature = "chain")]
 pub mod gas;
+#[cfg(feature = "chain")]
 pub mod genesis;
+#[cfg(feature = "chain")]
 pub mod graphql;
+#[cfg(feature = "chain")]
 pub mod jsonrpc;
 pub mod k3s;
+#[cfg(feature = "chain")]
 pub mod protocol;
+#[cfg(feature = "chain")]
 pub mod resolve;
+#[cfg(feature = "chain")]
 pub mod rules;
+#[cfg(feature = "chain")]
 pub mod server;
+#[cfg(feature = "chain")]
 pub mod store;
 #[cfg(feature = "testbin")]
 pub mod testbin;
+#[cfg(feature = "chain")]
 pub mod value;
 
+#[cfg(feature = "chain")]
 pub use faults::Faults;
+#[cfg(feature = "chain")]
 pub use genesis::{GenesisParams, SandboxInfo};
+#[cfg(feature = "chain")]
 pub use server::{Sandbox, SandboxConfig};

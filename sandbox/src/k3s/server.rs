@@ -46,6 +46,11 @@ pub struct ServerConfig {
     pub https_listen_port: u16,
     /// `--write-kubeconfig` (default `<data_dir>/server/cred/admin.kubeconfig`).
     pub write_kubeconfig: Option<PathBuf>,
+    /// `--tls-san`: extra host names or IP addresses on the serving certificate, beside
+    /// k3s's own (127.0.0.1, localhost, the `kubernetes…` names, the bind address), as
+    /// k3s adds them (`pkg/cli/cmds/server.go` `tls-san`; `pkg/daemons/control/deps/deps.go`
+    /// `genServerCerts`). What agents behind a NAT join through: a VM guest's gateway.
+    pub tls_san: Vec<String>,
     /// kube-controller-manager's `--node-monitor-grace-period` (default 40 s).
     pub node_monitor_grace: Duration,
     /// How often a watch with `allowWatchBookmarks` gets a BOOKMARK (apiserver: ~1 min).
@@ -64,6 +69,7 @@ impl ServerConfig {
             bind_address: IpAddr::V4(Ipv4Addr::LOCALHOST),
             https_listen_port: 6443,
             write_kubeconfig: None,
+            tls_san: Vec::new(),
             node_monitor_grace: Duration::from_secs(40),
             bookmark_interval: Duration::from_secs(60),
             orphan_secret_age: Duration::from_secs(600),
@@ -227,6 +233,7 @@ impl K3sServer {
         if !config.bind_address.is_unspecified() {
             sans.push(config.bind_address.to_string());
         }
+        sans.extend(config.tls_san.iter().cloned());
         sans.sort();
         sans.dedup();
         let pki = Pki::load_or_create(&server_dir.join("tls"), &sans)?;

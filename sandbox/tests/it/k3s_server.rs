@@ -1406,3 +1406,57 @@ async fn kubectl_gets_deletes_and_applies() {
     assert!(nodes.get_opt("rpi-kubectl").await.unwrap().is_none());
     k.stop().await;
 }
+
+/// The serving certificate's SANs as text (DNS names and IP addresses).
+fn serving_sans(dir: &Path) -> Vec<String> {
+    let pem = std::fs::read(dir.join("server/tls/serving-kube-apiserver.crt")).unwrap();
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+    let (_, cert) = x509_parser::parse_x509_certificate(&pem.contents).unwrap();
+    let ext = cert.subject_alternative_name().unwrap().unwrap();
+    ext.value
+        .general_names
+        .iter()
+        .map(|n| match n {
+            x509_parser::extensions::GeneralName::DNSName(d) => (*d).to_owned(),
+            x509_parser::extensions::GeneralName::IPAddress(b) => {
+                let b: [u8; 4] = (*b).try_into().expect("IPv4");
+                std::net::Ipv4Addr::from(b).to_string()
+            }
+            other => panic!("unexpected SAN {other:?}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn tls_san_names_go_on_the_serving_certificate_and_a_changed_list_reissues_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = start_with(dir.path(), |c| {
+        c.tls_san = vec!["10.0.2.2".into(), "k3s.board.example".into()];
+    })
+    .await;
+    let ca = k.server.ca_pem.clone();
+    let sans = serving_sans(dir.path());
+    for want in [
+        "10.0.2.2",
+        "k3s.board.example",
+        "127.0.0.1",
+        "kubernetes.default",
+    ] {
+        assert!(sans.iter().any(|s| s == want), "{want} in {sans:?}");
+    }
+    k.stop().await;
+
+    let k = start(dir.path()).await;
+    assert_eq!(
+        k.server.ca_pem, ca,
+        "the same CA signs the re-issued certificate"
+    );
+    let sans = serving_sans(dir.path());
+    assert!(
+        !sans
+            .iter()
+            .any(|s| s == "10.0.2.2" || s == "k3s.board.example"),
+        "the extra names are gone once the flag is: {sans:?}"
+    );
+    k.stop().await;
+}

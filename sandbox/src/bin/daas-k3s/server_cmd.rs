@@ -25,6 +25,10 @@ pub struct ServerArgs {
     /// Write the admin kubeconfig here (mode 0600) instead of DATA_DIR/server/cred/admin.kubeconfig.
     #[arg(long, short = 'o')]
     write_kubeconfig: Option<PathBuf>,
+    /// Add a host name or IP address to the serving certificate's SANs (repeatable, or
+    /// comma-separated, as k3s's string-slice flag).
+    #[arg(long, value_name = "NAME", value_delimiter = ',')]
+    tls_san: Vec<String>,
 }
 
 /// Stand-in-only environment: how long a node's kubelet may stay silent before its Ready
@@ -37,12 +41,19 @@ pub async fn run(a: ServerArgs) -> anyhow::Result<ExitCode> {
     config.bind_address = a.bind_address;
     config.https_listen_port = a.https_listen_port;
     config.write_kubeconfig = a.write_kubeconfig;
+    for san in &a.tls_san {
+        anyhow::ensure!(
+            san.parse::<IpAddr>().is_ok() || is_dns_name(san),
+            "--tls-san {san:?}: not an IP address or a DNS name (letters, digits, '-', '.'); fix the flag"
+        );
+    }
+    config.tls_san = a.tls_san;
     if let Ok(v) = std::env::var(GRACE_ENV) {
         config.node_monitor_grace = parse_duration(&v).with_context(|| {
             format!("{GRACE_ENV}={v:?}: expected a duration such as 40s or 500ms")
         })?;
     }
-    let server = K3sServer::start(config, daas_sandbox::server::shutdown_signal()).await?;
+    let server = K3sServer::start(config, daas_sandbox::k3s::agent::shutdown_signal(false)).await?;
     println!(
         "daas-k3s server is ready: url={} kubeconfig={} token={}",
         server.url,
@@ -51,6 +62,21 @@ pub async fn run(a: ServerArgs) -> anyhow::Result<ExitCode> {
     );
     server.wait().await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A DNS name as a certificate may hold it: dot-separated labels of letters, digits and
+/// `-`, optionally starting with a `*.` wildcard.
+fn is_dns_name(s: &str) -> bool {
+    let s = s.strip_prefix("*.").unwrap_or(s);
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 fn parse_duration(v: &str) -> anyhow::Result<Duration> {
