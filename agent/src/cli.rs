@@ -297,7 +297,15 @@ async fn dispatch(args: Args) -> ExitCode {
             if let Some(boot_dir) = find_boot_dir(boot_dir) {
                 match crate::import::import(&boot_dir, &config) {
                     Ok(Some(r)) => {
-                        tracing::info!(boot_dir = %boot_dir.display(), key_dir = %r.key_dir.display(), keys = r.keys_installed, config = r.config_installed, replaced_template = r.replaced_template, wiped = r.wiped.len(), "imported the first-boot bundle{}", if r.replaced_template { format!(" (its config replaced the unconfigured template {})", config.display()) } else { String::new() })
+                        let note = if r.replaced_template {
+                            format!(
+                                " (its config replaced the unconfigured template {})",
+                                config.display()
+                            )
+                        } else {
+                            String::new()
+                        };
+                        tracing::info!(boot_dir = %boot_dir.display(), key_dir = %r.key_dir.display(), keys = r.keys_installed, config = r.config_installed, replaced_template = r.replaced_template, wiped = r.wiped.len(), "imported the first-boot bundle{note}")
                     }
                     Ok(None) => {}
                     Err(e) if !config.exists() => return usage(format!("{e:#}")),
