@@ -68,9 +68,10 @@ enum Cmd {
         /// The config file.
         #[arg(long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
-        /// A first-boot bundle to import before starting.
-        #[arg(long, default_value = bundle::DEFAULT_BOOT_DIR)]
-        boot_dir: PathBuf,
+        /// A first-boot bundle to import before starting. Default: the first of
+        /// /boot/k8s-daas and /boot/firmware/k8s-daas that holds one.
+        #[arg(long)]
+        boot_dir: Option<PathBuf>,
     },
     /// Show what `run` is doing (read from its status file).
     ///
@@ -135,9 +136,10 @@ enum Cmd {
     ///
     /// Example: `daas-agent import --boot-dir /boot/k8s-daas`
     Import {
-        /// The bundle.
-        #[arg(long, default_value = bundle::DEFAULT_BOOT_DIR)]
-        boot_dir: PathBuf,
+        /// The bundle. Default: the first of /boot/k8s-daas and /boot/firmware/k8s-daas
+        /// that holds one.
+        #[arg(long)]
+        boot_dir: Option<PathBuf>,
         /// Where the bundle's agent.toml goes.
         #[arg(long, default_value = DEFAULT_CONFIG)]
         config: PathBuf,
@@ -292,10 +294,18 @@ async fn dispatch(args: Args) -> ExitCode {
             ExitCode::SUCCESS
         }
         Cmd::Run { config, boot_dir } => {
-            if crate::import::bundle_present(&boot_dir) {
+            if let Some(boot_dir) = find_boot_dir(boot_dir) {
                 match crate::import::import(&boot_dir, &config) {
                     Ok(Some(r)) => {
-                        tracing::info!(key_dir = %r.key_dir.display(), keys = r.keys_installed, config = r.config_installed, wiped = r.wiped.len(), "imported the first-boot bundle")
+                        let note = if r.replaced_template {
+                            format!(
+                                " (its config replaced the unconfigured template {})",
+                                config.display()
+                            )
+                        } else {
+                            String::new()
+                        };
+                        tracing::info!(boot_dir = %boot_dir.display(), key_dir = %r.key_dir.display(), keys = r.keys_installed, config = r.config_installed, replaced_template = r.replaced_template, wiped = r.wiped.len(), "imported the first-boot bundle{note}")
                     }
                     Ok(None) => {}
                     Err(e) if !config.exists() => return usage(format!("{e:#}")),
@@ -431,33 +441,59 @@ async fn dispatch(args: Args) -> ExitCode {
             }
             ExitCode::SUCCESS
         }
-        Cmd::Import { boot_dir, config } => match crate::import::import(&boot_dir, &config) {
-            Ok(Some(r)) => {
-                println!(
-                    "imported {}: keys {} in {}, config {} at {}, {} secret files wiped",
-                    boot_dir.display(),
-                    if r.keys_installed {
-                        "installed"
-                    } else {
-                        "already present"
-                    },
-                    r.key_dir.display(),
-                    if r.config_installed {
-                        "installed"
-                    } else {
-                        "unchanged"
-                    },
-                    config.display(),
-                    r.wiped.len()
-                );
-                ExitCode::SUCCESS
-            }
-            Ok(None) => {
-                println!("no first-boot bundle in {}", boot_dir.display());
-                ExitCode::SUCCESS
-            }
-            Err(crate::import::ImportError::Config(e)) => usage(format!("first-boot bundle: {e}")),
-            Err(e) => fail(format!("{e:#}")),
-        },
+        Cmd::Import { boot_dir, config } => {
+            let Some(boot_dir) = find_boot_dir(boot_dir.clone()) else {
+                let looked: Vec<String> = match boot_dir {
+                    Some(d) => vec![d.display().to_string()],
+                    None => bundle::DEFAULT_BOOT_DIRS.map(String::from).to_vec(),
+                };
+                println!("no first-boot bundle in {}", looked.join(" or "));
+                return ExitCode::SUCCESS;
+            };
+            import_command(&boot_dir, &config)
+        }
+    }
+}
+
+/// `--boot-dir` when given, else the first of [`bundle::DEFAULT_BOOT_DIRS`] that holds
+/// a bundle; `None`: no bundle there.
+fn find_boot_dir(explicit: Option<PathBuf>) -> Option<PathBuf> {
+    match explicit {
+        Some(d) => crate::import::find_bundle(&[d]),
+        None => crate::import::find_bundle(&bundle::DEFAULT_BOOT_DIRS),
+    }
+}
+
+/// `daas-agent import` once a bundle was found in `boot_dir`.
+fn import_command(boot_dir: &std::path::Path, config: &std::path::Path) -> ExitCode {
+    match crate::import::import(boot_dir, config) {
+        Ok(Some(r)) => {
+            println!(
+                "imported {}: keys {} in {}, config {} at {}, {} secret files wiped",
+                boot_dir.display(),
+                if r.keys_installed {
+                    "installed"
+                } else {
+                    "already present"
+                },
+                r.key_dir.display(),
+                if r.replaced_template {
+                    "installed over the unconfigured template"
+                } else if r.config_installed {
+                    "installed"
+                } else {
+                    "unchanged"
+                },
+                config.display(),
+                r.wiped.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(None) => {
+            println!("no first-boot bundle in {}", boot_dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(crate::import::ImportError::Config(e)) => usage(format!("first-boot bundle: {e}")),
+        Err(e) => fail(format!("{e:#}")),
     }
 }

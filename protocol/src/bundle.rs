@@ -3,7 +3,8 @@
 //! run by `daas-agent run` at start) moves into place once, then wipes.
 //!
 //! ```text
-//! /boot/k8s-daas/            DEFAULT_BOOT_DIR (FAT: no modes, readable by anyone with the card)
+//! /boot/k8s-daas/            DEFAULT_BOOT_DIR (FAT: no modes, readable by anyone with the card;
+//!                            FIRMWARE_BOOT_DIR where the OS mounts it at /boot/firmware)
 //!   agent.toml               CONFIG_FILE        → /etc/k8s-daas/agent.toml (0644)
 //!   identity.key             IDENTITY_KEY_FILE  → <key_dir>/identity.key (0600, dir 0700)
 //!   sealing.key              SEALING_KEY_FILE   → <key_dir>/sealing.key  (0600)
@@ -19,8 +20,14 @@
 
 use crate::keys::DeviceKeys;
 
-/// Where the bundle sits on a board's boot partition.
+/// Where the bundle sits on a board's boot partition mounted at `/boot` (Yocto images).
 pub const DEFAULT_BOOT_DIR: &str = "/boot/k8s-daas";
+/// Where the bundle sits when the OS mounts the FAT boot partition at `/boot/firmware`
+/// (Raspberry Pi OS since bookworm, Debian's raspi images).
+pub const FIRMWARE_BOOT_DIR: &str = "/boot/firmware/k8s-daas";
+/// Where `daas-agent run`/`import` look without `--boot-dir`, in this order: the first
+/// that holds a bundle is imported.
+pub const DEFAULT_BOOT_DIRS: [&str; 2] = [DEFAULT_BOOT_DIR, FIRMWARE_BOOT_DIR];
 /// The bundle's folder in the root of the boot (FAT) partition: the last component of
 /// [`DEFAULT_BOOT_DIR`], where image stamping writes it.
 pub const PARTITION_DIR: &str = "k8s-daas";
@@ -73,7 +80,9 @@ mod tests {
     #[test]
     fn names_are_distinct_plain_file_names() {
         let all = ALL_FILES;
-        assert!(DEFAULT_BOOT_DIR.ends_with(&format!("/{PARTITION_DIR}")));
+        for dir in DEFAULT_BOOT_DIRS {
+            assert!(dir.ends_with(&format!("/{PARTITION_DIR}")), "{dir}");
+        }
         assert!(readme("pi-001-0123456789abcdef").contains("pi-001-0123456789abcdef"));
         for (i, a) in all.iter().enumerate() {
             assert!(!a.contains('/') && !a.is_empty(), "{a}");

@@ -316,6 +316,17 @@ fn bad_configs_and_command_lines_exit_64_naming_the_field() {
     );
 }
 
+/// `daas-agent import` of `a`'s boot folder into `a`'s config.
+fn import_cli(a: &Agent) -> std::process::Output {
+    run_cli(&[
+        "import",
+        "--boot-dir",
+        a.boot_dir.to_str().unwrap(),
+        "--config",
+        a.config.to_str().unwrap(),
+    ])
+}
+
 /// Writes a bundle as the fleet tooling would onto a FAT boot partition (world
 /// readable files), with hard links that show what happens to the key bytes.
 fn write_bundle(boot: &Path, agent_toml: &str) -> (NodeId, DeviceKeys, Vec<std::path::PathBuf>) {
@@ -350,13 +361,7 @@ fn first_boot_import_moves_keys_and_config_into_place_then_wipes_the_bundle() {
     let a = Agent::new();
     let toml = config(&a.key_dir, "");
     let (node_id, keys, witnesses) = write_bundle(&a.boot_dir, &toml);
-    let out = run_cli(&[
-        "import",
-        "--boot-dir",
-        a.boot_dir.to_str().unwrap(),
-        "--config",
-        a.config.to_str().unwrap(),
-    ]);
+    let out = import_cli(&a);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("2 secret files wiped"), "{text}");
@@ -399,25 +404,13 @@ fn first_boot_import_moves_keys_and_config_into_place_then_wipes_the_bundle() {
     }
     assert!(a.boot_dir.join(bundle::README_FILE).exists());
     // Nothing left to import.
-    let again = run_cli(&[
-        "import",
-        "--boot-dir",
-        a.boot_dir.to_str().unwrap(),
-        "--config",
-        a.config.to_str().unwrap(),
-    ]);
+    let again = import_cli(&a);
     assert!(again.status.success());
     assert!(String::from_utf8_lossy(&again.stdout).contains("no first-boot bundle"));
 
     // A second bundle with another identity is refused: the installed keys stay.
     let (_, _, _) = write_bundle(&a.boot_dir, &toml);
-    let refused = run_cli(&[
-        "import",
-        "--boot-dir",
-        a.boot_dir.to_str().unwrap(),
-        "--config",
-        a.config.to_str().unwrap(),
-    ]);
+    let refused = import_cli(&a);
     assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
     assert!(
         stderr(&refused).contains("refusing to overwrite a key"),
@@ -432,6 +425,29 @@ fn first_boot_import_moves_keys_and_config_into_place_then_wipes_the_bundle() {
         a.boot_dir.join(bundle::IDENTITY_KEY_FILE).exists(),
         "a refused bundle is left for the operator"
     );
+}
+
+#[test]
+fn import_replaces_the_packaged_template_and_says_so() {
+    let a = Agent::new();
+    let toml = config(&a.key_dir, "");
+    write_bundle(&a.boot_dir, &toml);
+    // The Debian package's conffile, as installed.
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("debian/agent.toml"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(a.config.parent().unwrap()).unwrap();
+    std::fs::write(&a.config, &template).unwrap();
+    let out = import_cli(&a);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("config installed over the unconfigured template"),
+        "{text}"
+    );
+    assert_eq!(std::fs::read_to_string(&a.config).unwrap(), toml);
+    assert_eq!(mode(&a.config), 0o644);
 }
 
 #[test]
