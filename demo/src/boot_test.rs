@@ -273,7 +273,7 @@ async fn boot_and_check(a: &BootTestArgs, w: &mut World) -> anyhow::Result<Figur
     let mut vm = Vm::start(a, &board, &k3s_port)?;
     let result = checks(a, w, &mut vm, &node_id, started, &mut f).await;
     if result.is_err() {
-        save_journal(a, &mut vm).await;
+        save_journal(a, &mut vm, "guest-journal-failed.log").await;
     }
     vm.kill().await;
     result.map(|()| f)
@@ -315,6 +315,7 @@ async fn checks(
     let password = password_secret(w, node_id).await?;
 
     // Reboot: the same identity and node password from the data partition.
+    save_journal(a, vm, "guest-journal-1.log").await;
     let reboot_at = jiff::Timestamp::now();
     let t = Instant::now();
     vm.send("systemctl --check-inhibitors=no reboot").await?;
@@ -389,18 +390,18 @@ async fn checks(
         "boot-test: k3s stopped {:.1} s after the slash",
         f.slash_to_stopped_seconds
     );
-    save_journal(a, vm).await;
+    save_journal(a, vm, "guest-journal-2.log").await;
     vm.send("systemctl --check-inhibitors=no poweroff").await?;
     vm.wait_exit(2 * MINUTE).await;
     Ok(())
 }
 
 /// Best effort: the guest's journal of this boot for the agent, the forwarder and the
-/// mounts, into `guest-journal.log` (the agent logs no secret).
-async fn save_journal(a: &BootTestArgs, vm: &mut Vm) {
+/// mounts, into `name` in the work folder (the agent logs no secret).
+async fn save_journal(a: &BootTestArgs, vm: &mut Vm, name: &str) {
     let cmd = "journalctl -b --no-pager -o short-monotonic -u daas-agent.service -u daas-boot-test-proxy.service -u systemd-networkd.service -u local-fs.target | tail -n 400";
     if let Ok(Some(text)) = vm.sh_within(cmd, MINUTE).await {
-        let _ = std::fs::write(a.work.join("guest-journal.log"), text);
+        let _ = std::fs::write(a.work.join(name), text);
     }
 }
 
