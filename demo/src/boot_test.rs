@@ -15,8 +15,9 @@
 //!    `STATUS=` text saying joined), the Node is Ready in `daas-k3s server`, the Worker Active on
 //!    chain, the FAT copy of the bundle wiped, the keys on the data partition; then a
 //!    reboot (same node_id, same node password — the server's password Secret is
-//!    unchanged and accepts the node again — a new boot id), then a slash (the agent
-//!    stops k3s; no k3s process is left in the guest).
+//!    unchanged and accepts the node again — a new boot id), then the package installed
+//!    again over the running agent (postinst restarts it: a new MainPID, joined again),
+//!    then a slash (the agent stops k3s; no k3s process is left in the guest).
 //!
 //! It prints `boot-test: joined node=<node_id> boot_seconds=B join_seconds=J
 //! rejoin_after_reboot=yes stopped_after_slash=yes`, where B is qemu's start to the
@@ -123,6 +124,7 @@ struct Figures {
     join_seconds: f64,
     reboot_boot_seconds: f64,
     rejoin_seconds: f64,
+    upgrade_restart_seconds: f64,
     slash_to_stopped_seconds: f64,
 }
 
@@ -165,6 +167,7 @@ async fn run(a: &BootTestArgs) -> anyhow::Result<String> {
             "join_seconds": f.join_seconds,
             "reboot_boot_seconds": f.reboot_boot_seconds,
             "rejoin_seconds": f.rejoin_seconds,
+            "upgrade_restart_seconds": f.upgrade_restart_seconds,
             "slash_to_stopped_seconds": f.slash_to_stopped_seconds,
             "rejoin_after_reboot": true,
             "stopped_after_slash": true,
@@ -342,6 +345,33 @@ async fn checks(
     eprintln!(
         "boot-test: rejoined after the reboot in {:.1} s",
         f.rejoin_seconds
+    );
+
+    // Upgrade: the package installed again over the running agent (what `apt upgrade`
+    // does): postinst restarts it under systemd, and the node comes back.
+    let t = Instant::now();
+    let pid_before = vm
+        .sh("systemctl show -p MainPID --value daas-agent.service")
+        .await?;
+    let dpkg = vm
+        .sh("dpkg -i /var/cache/daas-boot-test/daas-agent.deb 2>&1 | tail -n 20; echo \"dpkg-rc=${PIPESTATUS[0]}\"")
+        .await?;
+    if !dpkg.contains("dpkg-rc=0")
+        || !dpkg.contains("daas-agent: restarting daas-agent.service (it was running)")
+    {
+        bail!("dpkg -i over the running agent did not restart it:\n{dpkg}");
+    }
+    let pid_after = vm
+        .sh("systemctl show -p MainPID --value daas-agent.service")
+        .await?;
+    if pid_after == pid_before || pid_after == "0" {
+        bail!("the upgrade left the agent's MainPID at {pid_after} (before: {pid_before})");
+    }
+    check_agent_unit(vm, node_id).await?;
+    f.upgrade_restart_seconds = t.elapsed().as_secs_f64();
+    eprintln!(
+        "boot-test: upgraded over the running agent (pid {pid_before} -> {pid_after}), joined again in {:.1} s",
+        f.upgrade_restart_seconds
     );
 
     // Slash: the agent stops k3s.
