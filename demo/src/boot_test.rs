@@ -297,7 +297,7 @@ async fn checks(
     let boot_id = vm.sh("cat /proc/sys/kernel/random/boot_id").await?;
 
     // Joined: the Worker Active on chain and the Node Ready in the cluster.
-    wait_joined(w, node_id, 5 * MINUTE).await?;
+    w.wait_active_and_ready(&[node_id], 5 * MINUTE).await?;
     f.join_seconds = started.elapsed().as_secs_f64();
     eprintln!("boot-test: joined after {:.1} s", f.join_seconds);
     check_agent_unit(vm, node_id).await?;
@@ -465,27 +465,6 @@ async fn check_agent_unit(vm: &mut Vm, node_id: &str) -> anyhow::Result<()> {
 async fn agent_status(vm: &mut Vm) -> anyhow::Result<serde_json::Value> {
     let text = vm.sh("daas-agent status --json").await?;
     serde_json::from_str(&text).with_context(|| format!("daas-agent status --json: {text:?}"))
-}
-
-/// Waits until the Worker is Active and its Node Ready.
-async fn wait_joined(w: &World, node_id: &str, limit: Duration) -> anyhow::Result<()> {
-    let reader = w.reader();
-    wait_for(
-        "the board to join (Worker Active, Node Ready)",
-        limit,
-        || {
-            let reader = &reader;
-            async move {
-                let active = reader
-                    .worker_by_node_id(node_id)
-                    .await?
-                    .is_some_and(|o| o.worker.status == WorkerStatus::Active as u8);
-                let ready = w.ready_nodes().await?.iter().any(|n| n == node_id);
-                Ok((active && ready).then_some(()))
-            }
-        },
-    )
-    .await
 }
 
 /// The Node's Ready condition's last heartbeat.

@@ -14,6 +14,7 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use daas_protocol::chain::{AnyChain, RegistryReader, WorkerObject};
 use daas_protocol::config::{ChainConfig, TransportKind};
+use daas_protocol::onchain::WorkerStatus;
 use daas_protocol::tx::{RegistryCalls, SharedRef};
 use daas_protocol::{ChainId, EnvelopeKey, NodeId, NodePasswordKey, SealToken, SuiKeypair};
 use daas_sandbox::SandboxInfo;
@@ -746,6 +747,32 @@ impl World {
         let what = format!("{} to reach status {status}", self.boards[i].node_id);
         wait_for(&what, limit, || async move {
             Ok(self.worker(i).await?.filter(|w| w.worker.status == status))
+        })
+        .await
+    }
+
+    /// Waits until the Workers of `node_ids` are Active on chain and their Nodes Ready.
+    pub async fn wait_active_and_ready(
+        &self,
+        node_ids: &[&str],
+        limit: Duration,
+    ) -> anyhow::Result<()> {
+        let reader = self.reader();
+        wait_for("every board Active with its Node Ready", limit, || {
+            let reader = &reader;
+            async move {
+                let ready = self.ready_nodes().await?;
+                if !node_ids.iter().all(|n| ready.iter().any(|r| r == n)) {
+                    return Ok(None);
+                }
+                for n in node_ids {
+                    match reader.worker_by_node_id(n).await? {
+                        Some(o) if o.worker.status == WorkerStatus::Active as u8 => {}
+                        _ => return Ok(None),
+                    }
+                }
+                Ok(Some(()))
+            }
         })
         .await
     }

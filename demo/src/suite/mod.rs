@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
-use crate::world::{Bins, World, WorldOpts, wait_for};
+use crate::world::{Bins, World, WorldOpts};
 
 mod audit;
 mod e2e;
@@ -473,39 +473,24 @@ pub async fn join_boards(
 
 /// Waits until boards `idx` are Active and their Nodes Ready.
 pub async fn wait_joined(w: &World, idx: &[usize], limit: Duration) -> anyhow::Result<()> {
-    let names: Vec<String> = idx
-        .iter()
-        .map(|&i| w.boards[i].node_id.to_string())
-        .collect();
-    wait_for("every board Active with its Node Ready", limit, || async {
-        let ready = w.ready_nodes().await?;
-        if !names.iter().all(|n| ready.contains(n)) {
-            return Ok(None);
-        }
-        for &i in idx {
-            match w.worker(i).await? {
-                Some(o) if o.worker.status == 2 => {}
-                _ => return Ok(None),
-            }
-        }
-        Ok(Some(()))
-    })
-    .await
-    .with_context(|| {
-        let lines: Vec<String> = idx
-            .iter()
-            .map(|&i| {
-                let b = &w.boards[i];
-                format!(
-                    "{}: {}",
-                    b.node_id,
-                    b.status()
-                        .map_or("no status".into(), |s| s["summary"].to_string())
-                )
-            })
-            .collect();
-        lines.join("; ")
-    })
+    let names: Vec<&str> = idx.iter().map(|&i| w.boards[i].node_id.as_str()).collect();
+    w.wait_active_and_ready(&names, limit)
+        .await
+        .with_context(|| {
+            let lines: Vec<String> = idx
+                .iter()
+                .map(|&i| {
+                    let b = &w.boards[i];
+                    format!(
+                        "{}: {}",
+                        b.node_id,
+                        b.status()
+                            .map_or("no status".into(), |s| s["summary"].to_string())
+                    )
+                })
+                .collect();
+            lines.join("; ")
+        })
 }
 
 /// Runs `daas-master ARGS`; its exit code, stdout and stderr.
